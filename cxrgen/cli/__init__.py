@@ -1,0 +1,1 @@
+"""The command line: typer only. No torch/transformers/h5py/timm import at module level."""

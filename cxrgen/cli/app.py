@@ -1,0 +1,85 @@
+"""Root command: global options, command registration, and clean exits for user errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cxrgen import __version__
+from cxrgen.cli import demo, embed, generate, label, listing, prepare, reproduce, score, status, train
+
+app = typer.Typer(
+    name="cxrgen",
+    help="Chest X-ray report generation with language models.\n\n"
+         "Stages pass artifacts through a workspace: prepare → embed → train → generate → score.\n\n"
+         "Example: cxrgen demo   (the whole pipeline on synthetic data, on CPU)",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cxrgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    workspace: Optional[Path] = typer.Option(
+        None, "--workspace", "-w", envvar="CXRGEN_WORKSPACE",
+        help="Workspace folder (default: ./cxrgen-workspace).", show_default=False),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging (-v: debug)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    ctx.obj = {"workspace": workspace, "verbose": verbose}
+    from cxrgen.utils.log import setup
+    setup(verbose)
+
+
+app.add_typer(prepare.app, name="prepare")
+app.add_typer(listing.app, name="list")
+app.command("embed", no_args_is_help=False)(embed.embed)
+app.command("train")(train.train)
+app.command("generate")(generate.generate)
+app.command("score")(score.score)
+app.command("label")(label.label)
+app.command("status")(status.status)
+app.command("demo")(demo.demo)
+app.command("reproduce")(reproduce.reproduce)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the exit code (``main([...]) == 0`` in tests)."""
+    from cxrgen.errors import CxrgenError
+    try:
+        rv = app(args=argv, prog_name="cxrgen", standalone_mode=False)
+    except CxrgenError as e:
+        typer.echo(f"error: {e}", err=True)
+        code = e.exit_code
+    except typer.Exit as e:
+        code = e.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        code = 130
+    except KeyboardInterrupt:
+        typer.echo("interrupted; re-run the same command to resume", err=True)
+        code = 130
+    except Exception as e:  # click usage errors arrive here in non-standalone mode
+        import click
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            code = e.exit_code
+        else:
+            raise
+    else:
+        code = rv if isinstance(rv, int) else 0
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,54 @@
+"""`cxrgen list encoders|llms|modes|datasets`: the registries, with one-line descriptions."""
+
+from __future__ import annotations
+
+import typer
+
+from cxrgen.cli.common import console, emit_json
+
+app = typer.Typer(help="List registry entries (encoders, llms, modes, datasets).\n\nExample: cxrgen list llms",
+                  no_args_is_help=True)
+
+
+def _show(kind: str, rows: list[tuple[str, str]], json_out: bool) -> None:
+    if json_out:
+        emit_json([{"name": n, "description": d} for n, d in rows])
+        return
+    from rich.table import Table
+    t = Table(title=kind)
+    t.add_column("name", style="bold")
+    t.add_column("description")
+    for n, d in rows:
+        t.add_row(n, d)
+    console().print(t)
+
+
+JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+@app.command("encoders")
+def encoders(json_out: bool = JSON) -> None:
+    """Image encoders for `cxrgen embed --encoder`.  Example: cxrgen list encoders"""
+    from cxrgen.models.catalog import ENCODERS
+    _show("encoders", ENCODERS.describe(), json_out)
+
+
+@app.command("llms")
+def llms(json_out: bool = JSON) -> None:
+    """Language models for `cxrgen train --llm` (any HF id or local dir also works).  Example: cxrgen list llms"""
+    from cxrgen.models.catalog import LLMS
+    _show("llms", LLMS.describe(), json_out)
+
+
+@app.command("modes")
+def modes(json_out: bool = JSON) -> None:
+    """Training recipes for `cxrgen train --mode`.  Example: cxrgen list modes"""
+    from cxrgen.models.catalog import MODES
+    _show("modes", MODES.describe(), json_out)
+
+
+@app.command("datasets")
+def datasets(json_out: bool = JSON) -> None:
+    """Data set readers for `cxrgen prepare`.  Example: cxrgen list datasets"""
+    from cxrgen.models.catalog import DATASETS
+    _show("datasets", DATASETS.describe(), json_out)

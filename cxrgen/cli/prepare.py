@@ -1,0 +1,105 @@
+"""`cxrgen prepare mimic|iu|synthetic`: reports → cleaned, split records.jsonl."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from cxrgen.cli.common import build_config, csv_list, workspace
+
+app = typer.Typer(
+    help="Read a data set, extract and clean report sections, filter views, split; write records.jsonl.\n\n"
+         "Skips (counted and reported, never silent): studies without a report file, without the chosen "
+         "section, without a kept view. Errors (one line, nothing written): missing CSV columns, "
+         "unreadable archives, duplicate ids, image paths escaping the root.\n\n"
+         "Example: cxrgen prepare synthetic --n 500",
+    no_args_is_help=True)
+
+VIEWS = typer.Option(None, "--views", help="Comma-separated views to keep, e.g. AP,PA (default AP,PA; 'all' keeps every view).")
+PER_IMAGE = typer.Option(None, "--per-image/--per-study", help="One record per image (the paper's image–report pairs) or per study.")
+SECTIONS = typer.Option(None, "--sections", help="findings | impression | findings+impression.")
+CLEAN = typer.Option(None, "--clean", help="r2gen (R2Gen's rules) | lower (lowercase, strip special characters) | none.")
+NAME = typer.Option(None, "--name", help="Workspace name of the prepared set (default: the reader's name).")
+CONFIG = typer.Option(None, "--config", "-c", help="YAML config file.")
+FORCE = typer.Option(False, "--force", help="Rebuild even if up to date.")
+DRY = typer.Option(False, "--dry-run", help="Read and count, write nothing.")
+OVERRIDES = typer.Argument(None, help="key=value config overrides, e.g. seed=3.", show_default=False)
+
+
+def _views(v: Optional[str]) -> Optional[tuple]:
+    if v is None:
+        return None
+    return () if v.strip().lower() == "all" else csv_list(v.upper())
+
+
+def _run(ctx: typer.Context, dataset: str, config: Optional[Path], overrides, force: bool, dry_run: bool, **opts) -> None:
+    from cxrgen.config.schema import PrepareConfig
+    from cxrgen.stages import prepare as stage
+    cfg = build_config(PrepareConfig, config, overrides, dataset=dataset, **opts)
+    stage.run(cfg, ws=workspace(ctx), force=force, dry_run=dry_run)
+
+
+@app.command("mimic")
+def mimic(
+    ctx: typer.Context,
+    root: Path = typer.Option(..., "--root", help="MIMIC-CXR-JPG root (holds mimic-cxr-2.0.0-*.csv.gz and files/)."),
+    reports: Optional[Path] = typer.Option(None, "--reports", help="MIMIC-CXR reports: a files/ tree or mimic-cxr-reports.zip (default: --root)."),
+    views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
+    clean: Optional[str] = CLEAN,
+    deid: Optional[str] = typer.Option(None, "--deid", help="keep | normalize the '___' de-identification markers."),
+    name: Optional[str] = NAME, config: Optional[Path] = CONFIG, force: bool = FORCE, dry_run: bool = DRY,
+    overrides: Optional[List[str]] = OVERRIDES,
+) -> None:
+    """MIMIC-CXR-JPG with the official split and AP/PA filter.
+
+    Example: cxrgen prepare mimic --root /data/mimic-cxr-jpg/2.1.0 --reports /data/mimic-cxr-reports.zip
+    """
+    _run(ctx, "mimic", config, overrides, force, dry_run, root=str(root),
+         reports=str(reports) if reports else None, views=_views(views), per_image=per_image,
+         sections=sections, clean=clean, deid=deid, name=name)
+
+
+@app.command("iu")
+def iu(
+    ctx: typer.Context,
+    reports: Path = typer.Option(..., "--reports", help="NLMCXR_reports.tgz, a folder of OpenI XML, or indiana_reports.csv."),
+    projections: Optional[Path] = typer.Option(None, "--projections", help="Kaggle indiana_projections.csv (with the CSV reports)."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Folder of the PNG images (optional)."),
+    split: Optional[str] = typer.Option(None, "--split", help="r2gen (needs --annotation) | random (by patient, seeded)."),
+    annotation: Optional[Path] = typer.Option(None, "--annotation", help="R2Gen's annotation.json (2,069/296/590)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random split."),
+    views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
+    clean: Optional[str] = CLEAN, name: Optional[str] = NAME, config: Optional[Path] = CONFIG,
+    force: bool = FORCE, dry_run: bool = DRY, overrides: Optional[List[str]] = OVERRIDES,
+) -> None:
+    """IU X-ray / OpenI reports (XML tarball read without unpacking, XML folder, or Kaggle CSVs).
+
+    Example: cxrgen prepare iu --reports NLMCXR_reports.tgz --split random --seed 0
+    """
+    _run(ctx, "iu", config, overrides, force, dry_run, reports=str(reports),
+         projections=str(projections) if projections else None, images=str(images) if images else None,
+         split=split or ("r2gen" if annotation else "random") if split or annotation else None,
+         annotation=str(annotation) if annotation else None, seed=seed, views=_views(views),
+         per_image=per_image, sections=sections, clean=clean, name=name)
+
+
+@app.command("synthetic")
+def synthetic(
+    ctx: typer.Context,
+    n: Optional[int] = typer.Option(None, "--n", help="Number of studies (default 2000)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed (the data set is deterministic for a seed)."),
+    layout: Optional[str] = typer.Option(None, "--layout", help="mimic | iu on-disk layout."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Where to write the images (default: WORKSPACE/data/<name>)."),
+    views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
+    clean: Optional[str] = CLEAN, name: Optional[str] = NAME, config: Optional[Path] = CONFIG,
+    force: bool = FORCE, dry_run: bool = DRY, overrides: Optional[List[str]] = OVERRIDES,
+) -> None:
+    """Make a synthetic CXR data set with visible findings and matching reports, then prepare it.
+
+    Example: cxrgen prepare synthetic --n 2000 --seed 0
+    """
+    _run(ctx, "synthetic", config, overrides, force, dry_run, n=n, seed=seed, layout=layout,
+         root=str(root) if root else None, views=_views(views), per_image=per_image, sections=sections,
+         clean=clean, name=name)

@@ -1,0 +1,266 @@
+"""Dataclass configs: defaults → preset YAML → ``--config`` YAML → ``key=value`` overrides.
+
+Each stage's config is a frozen dataclass (see ``schema.py``). A field declared with
+``config_field(..., runtime=True)`` (batch size, workers, device, …) is excluded from the
+semantic hash, so changing it never makes an artifact stale.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+import yaml
+
+from cxrgen.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def config_field(default: Any = dataclasses.MISSING, help: str = "", *, runtime: bool = False,
+                 default_factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with a help text; ``runtime=True`` keeps it out of the fingerprint."""
+    meta = {"help": help, "runtime": runtime}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def valid_keys(cls: type, prefix: str = "") -> list[str]:
+    """Every settable dotted key of a config class, nested ones included."""
+    keys = []
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            keys += valid_keys(tp, prefix + f.name + ".")
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def _unknown(key: str, cls: type, where: str) -> ConfigError:
+    keys = valid_keys(cls)
+    close = difflib.get_close_matches(key, keys, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"{where}: unknown config key {key!r}{hint}; valid keys: {', '.join(keys)}")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def coerce(value: Any, tp: Any, key: str, where: str = "config") -> Any:
+    """Convert ``value`` (from YAML or literal_eval) to the field type ``tp`` or fail naming the key."""
+    origin = get_origin(tp)
+    bad = ConfigError(f"{where}: {key}={value!r} is not a valid {_type_name(tp)}")
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        if isinstance(value, str) and value.lower() in ("none", "null") and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return coerce(value, a, key, where)
+            except ConfigError:
+                continue
+        raise bad
+    if origin is Literal:
+        choices = get_args(tp)
+        if value in choices:
+            return value
+        raise ConfigError(f"{where}: {key}={value!r} is not one of {', '.join(map(repr, choices))}")
+    if origin in (list, tuple):
+        (item,) = get_args(tp)[:1] or (Any,)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        out = [coerce(v, item, key, where) for v in value]
+        return tuple(out) if origin is tuple else out
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise bad
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise bad
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise bad
+        try:
+            return int(value)
+        except ValueError:
+            raise bad from None
+    if tp is float:
+        if isinstance(value, bool):
+            raise bad
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise bad
+        return str(value)
+    if tp is Path:
+        return str(value)
+    return value
+
+
+def from_dict(cls: type[T], data: dict | None, where: str = "config") -> T:
+    """Build a (nested) config dataclass, checking keys and types."""
+    data = dict(data or {})
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    for k in data:
+        if k not in names:
+            raise _unknown(k, cls, where)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        tp, v = hints[f.name], data[f.name]
+        if dataclasses.is_dataclass(tp):
+            if isinstance(v, tp):
+                kwargs[f.name] = v
+                continue
+            if not isinstance(v, dict):
+                raise ConfigError(f"{where}: {f.name} must be a mapping of {', '.join(valid_keys(tp))}")
+            kwargs[f.name] = from_dict(tp, v, where=f"{where} [{f.name}]")
+        else:
+            kwargs[f.name] = coerce(v, tp, f.name, where)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def to_dict(cfg: Any) -> dict:
+    """Plain dict of a config (tuples become lists so YAML/JSON round-trip)."""
+    def conv(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        if isinstance(v, Path):
+            return str(v)
+        return v
+    return conv(cfg)
+
+
+def semantic_dict(cfg: Any) -> dict:
+    """The config without runtime-only fields: what decides an artifact's content."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("runtime"):
+            continue
+        v = getattr(cfg, f.name)
+        out[f.name] = semantic_dict(v) if dataclasses.is_dataclass(v) else to_dict(v)
+    return out
+
+
+def semantic_hash(cfg: Any) -> str:
+    blob = json.dumps(semantic_dict(cfg), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def to_yaml(cfg: Any) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False, allow_unicode=True)
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict:
+    """``["optim.lr=1e-4", "llm=gpt2"]`` → nested dict; values parsed with literal_eval, else kept as text."""
+    out: dict = {}
+    for item in items or ():
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. optim.lr=1e-4)")
+        key, raw = item.split("=", 1)
+        key = key.strip().lstrip("-")
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r} conflicts with another override of {p!r}")
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict, new: dict) -> dict:
+    out = dict(base)
+    for k, v in new.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file must hold a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def load_config(cls: type[T], *layers: dict | str | Path | None, overrides: list[str] | tuple = (),
+                where: str = "config") -> T:
+    """Merge layers in order (dicts or YAML paths; ``None`` skipped), then ``key=value`` overrides.
+
+    Every layer is validated against ``cls`` so an unknown key is reported with the file it came from.
+    """
+    merged: dict = {}
+    for layer in layers:
+        if layer is None:
+            continue
+        data, src = (layer, where) if isinstance(layer, dict) else (read_yaml(layer), str(layer))
+        from_dict(cls, _merge(merged, data), where=src)  # validate this layer with its own name
+        merged = _merge(merged, data)
+    if overrides:
+        merged = _merge(merged, parse_overrides(overrides))
+        return from_dict(cls, merged, where="override")
+    return from_dict(cls, merged, where=where)
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Dotted key → help text, for `--help` epilogs and docs."""
+    out = {}
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            out.update({f"{f.name}.{k}": v for k, v in field_help(tp).items()})
+        else:
+            out[f.name] = f.metadata.get("help", "")
+    return out

@@ -1,0 +1,137 @@
+"""One typed config per stage. Each stage module owns the meaning of its fields.
+
+Fields marked ``runtime=True`` do not change an artifact's content (batch sizes, workers, device,
+progress) and are left out of the fingerprint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from cxrgen.config.base import config_field as F
+from cxrgen.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    dataset: Literal["mimic", "iu", "synthetic"] = F("synthetic", "data set reader")
+    name: str = F("", "workspace name of the prepared data set (default: the reader's name)")
+    root: str = F("", "data set root (MIMIC-CXR-JPG root, IU image dir, synthetic output dir)")
+    reports: str = F("", "reports: MIMIC dir or mimic-cxr-reports.zip; IU NLMCXR_reports.tgz, XML dir or indiana_reports.csv")
+    projections: str = F("", "IU Kaggle indiana_projections.csv")
+    images: str = F("", "IU image directory (optional)")
+    views: tuple[str, ...] = F(("AP", "PA"), "views kept (ViewPosition); empty keeps all")
+    per_image: bool = F(False, "one record per image instead of per study")
+    sections: Literal["findings", "impression", "findings+impression"] = F("findings", "sections that form the report")
+    clean: Literal["r2gen", "lower", "none"] = F("r2gen", "report cleaning convention")
+    deid: Literal["keep", "normalize"] = F("keep", "keep MIMIC's '___' de-identification markers or normalise them")
+    split: Literal["official", "r2gen", "random"] = F("official", "split policy (IU: r2gen or random)")
+    annotation: str = F("", "R2Gen annotation.json for --split r2gen")
+    val_frac: float = F(0.1, "random split: validation fraction (by patient)")
+    test_frac: float = F(0.2, "random split: test fraction (by patient)")
+    seed: int = F(0, "seed for random splits and synthetic data")
+    n: int = F(2000, "synthetic: number of studies")
+    layout: Literal["mimic", "iu"] = F("mimic", "synthetic: on-disk layout")
+    image_size: int = F(320, "synthetic: image side in pixels (256–512)")
+    on_error: Literal["fail", "skip"] = F("skip", "unreadable/missing report: fail, or skip and count")
+
+    def __post_init__(self) -> None:
+        if self.per_image and self.dataset == "iu" and not self.images:
+            pass  # IU records list image ids from the XML even without pixels
+        if not 0 <= self.val_frac < 1 or not 0 <= self.test_frac < 1 or self.val_frac + self.test_frac >= 1:
+            raise ConfigError("--val-frac and --test-frac must be in [0, 1) and sum to less than 1")
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    dataset: str = F("synthetic", "prepared data set to embed")
+    encoder: str = F("tiny-medclip-vit", "encoder registry name (`cxrgen list encoders`)")
+    weights: str = F("", "weights: Hugging Face id, local dir or file (default: the encoder's source)")
+    dtype: Literal["float16", "float32"] = F("float16", "storage dtype of features.h5")
+    on_error: Literal["fail", "skip"] = F("fail", "unreadable image: fail, or skip and list it in the manifest")
+    batch_size: int = F(32, "images per forward pass", runtime=True)
+    workers: int = F(2, "DataLoader workers decoding images", runtime=True)
+    device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
+    shard_size: int = F(1024, "images per resumable shard", runtime=True)
+
+
+@dataclass(frozen=True)
+class MapperConfig:
+    kind: Literal["transformer", "mlp"] = F("transformer", "ClipCap mapper type")
+    layers: int = F(8, "transformer layers")
+    heads: int = F(8, "attention heads")
+    mlp_ratio: float = F(2.0, "MLP hidden size / d")
+    in_dim: int = F(512, "image embedding size")
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    r: int = F(16, "LoRA rank")
+    alpha: int = F(16, "LoRA alpha")
+    dropout: float = F(0.1, "LoRA dropout")
+    targets: tuple[str, ...] = F((), "target module names (default: the recipe's)")
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr: float = F(2e-5, "peak learning rate")
+    weight_decay: float = F(0.0, "AdamW weight decay")
+    warmup_steps: int = F(0, "linear warm-up steps")
+    schedule: Literal["cosine", "linear", "constant"] = F("cosine", "decay after warm-up")
+    epochs: int = F(1, "passes over the training split")
+    max_steps: int = F(0, "stop after this many optimizer steps (0: epochs decide)")
+    batch_size: int = F(8, "examples per optimizer step per process (before accumulation)")
+    grad_accum: int = F(1, "gradient accumulation steps")
+    max_grad_norm: float = F(1.0, "gradient clipping (0: off)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    mode: str = F("prefix", "training recipe (`cxrgen list modes`)")
+    llm: str = F("tiny-gpt2", "language model alias, Hugging Face id or local dir (`cxrgen list llms`)")
+    run: str = F("", "run name (default: <mode>-<llm>-<dataset>)")
+    dataset: str = F("synthetic", "prepared data set")
+    encoder: str = F("", "embed artifact to read (default: the recipe's encoder)")
+    weights: str = F("", "LLM weights override (local dir)")
+    max_len: int = F(100, "max report tokens (the target is truncated, EOS always kept)")
+    prefix_len: int = F(10, "prefix tokens produced by the mapper")
+    clip_len: int = F(10, "tokens the image embedding is first expanded to")
+    mapper: MapperConfig = F(default_factory=MapperConfig, help="mapper architecture")
+    lora: LoraSpec = F(default_factory=LoraSpec, help="LoRA adapter settings")
+    optim: OptimConfig = F(default_factory=OptimConfig, help="optimizer and schedule")
+    seed: int = F(42, "seed for init, shuffling and dropout")
+    val_every: int = F(0, "validate every N steps (0: at the end of each epoch)")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = F("auto", "autocast dtype (auto: bf16 on GPU, fp32 on CPU)", runtime=True)
+    grad_checkpointing: bool = F(False, "recompute activations to save memory", runtime=True)
+    save_every: int = F(500, "checkpoint every N steps", runtime=True)
+    keep_last: int = F(2, "step checkpoints to keep", runtime=True)
+    log_every: int = F(10, "metrics.jsonl every N steps", runtime=True)
+    workers: int = F(0, "DataLoader workers", runtime=True)
+    device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    run: str = F("", "training run to generate with (default: the only/latest run)")
+    split: Literal["train", "val", "test"] = F("test", "split to generate for")
+    checkpoint: str = F("final", "checkpoint folder inside the run (final, step-000500, latest)")
+    beams: int = F(1, "beam width (1: greedy)")
+    max_new_tokens: int = F(100, "maximum generated tokens")
+    min_new_tokens: int = F(0, "minimum generated tokens")
+    repetition_penalty: float = F(1.0, "repetition penalty (R2GenGPT: 2.0)")
+    length_penalty: float = F(1.0, "beam length penalty (R2GenGPT: 2.0)")
+    shuffle_features: bool = F(False, "control: give each study another study's image features")
+    limit: int = F(0, "only the first N records of the split (0: all)")
+    batch_size: int = F(16, "studies per batch", runtime=True)
+    device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    metrics: tuple[str, ...] = F(("bleu", "meteor", "rouge_l", "cider", "ce"), "metric groups to compute")
+    tokenize: Literal["none", "ptb"] = F("none", "none: score strings as given (R2Gen/R2GenGPT); ptb: PTB tokenizer")
+    uncertain: Literal["pos", "neg"] = F("pos", "headline CE binarisation of uncertain (-1) labels")
+    bootstrap: int = F(1000, "bootstrap resamples for 95% intervals (0: off)")
+    seed: int = F(12345, "bootstrap / permutation seed")
+    reference_labels: str = F("auto", "auto: data set labels when present, else the labeler on reference text; labeler: always label text")

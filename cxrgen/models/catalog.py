@@ -1,0 +1,70 @@
+"""Registry entries as plain data, so `cxrgen list` and `--help` never import torch.
+
+Each entry's ``target`` ('module:attr') is imported only when the entry is used. Every real entry
+has a ``tiny-*`` twin: random-initialised, built from a config with the same code path, used by
+the tests and the demo (no model hub here).
+"""
+
+from __future__ import annotations
+
+from cxrgen.registry import Entry, Registry
+
+# --- data sets (prepare) -------------------------------------------------------------------
+DATASETS: Registry[Entry] = Registry("dataset")
+DATASETS.register("mimic", Entry("cxrgen.data.mimic:read", {}),
+                  "MIMIC-CXR-JPG 2.0/2.1 + MIMIC-CXR reports (PhysioNet, credentialed access)")
+DATASETS.register("iu", Entry("cxrgen.data.iu:read", {}),
+                  "IU X-ray / OpenI: NLMCXR_reports.tgz, XML dir or Kaggle indiana_reports.csv")
+DATASETS.register("synthetic", Entry("cxrgen.data.synthetic:read", {}),
+                  "synthetic CXRs with visible findings and matching reports (made locally)")
+
+# --- image encoders (embed) ----------------------------------------------------------------
+ENCODERS: Registry[Entry] = Registry("encoder")
+_E = "cxrgen.models.encoders"
+ENCODERS.register("medclip-vit", Entry(f"{_E}.medclip:build", {"dim": 512, "tokens": 0}),
+                  "MedCLIP vision (Swin-T → Linear 768→512, L2-normalised), 512-d; --weights pytorch_model.bin")
+ENCODERS.register("tiny-medclip-vit", Entry(f"{_E}.medclip:build", {"dim": 512, "tokens": 0, "tiny": True}),
+                  "random tiny MedCLIP twin (tests, demo)")
+ENCODERS.register("xrv-densenet121-res224-all", Entry(f"{_E}.xrv:build", {"dim": 1024, "tokens": 0, "scores": 18}),
+                  "torchxrayvision DenseNet-121 res224-all: 1024-d + 18 pathology scores; --weights FILE")
+ENCODERS.register("tiny-xrv-densenet", Entry(f"{_E}.xrv:build", {"dim": 1024, "tokens": 0, "scores": 18, "tiny": True}),
+                  "random torchxrayvision DenseNet (tests)")
+ENCODERS.register("swin-base-grid", Entry(f"{_E}.swin:build", {"dim": 1024, "tokens": 49}),
+                  "R2GenGPT's Swin-B patch4 window7 224 last hidden state, 49×1024 grid")
+ENCODERS.register("tiny-swin-grid", Entry(f"{_E}.swin:build", {"dim": 64, "tokens": 49, "tiny": True}),
+                  "random tiny Swin grid encoder (tests)")
+ENCODERS.register("vit-base", Entry(f"{_E}.vit:build", {"dim": 768, "tokens": 197}),
+                  "timm ViT-B/16 224 patch features (dual-encoder recipe)")
+ENCODERS.register("tiny-vit", Entry(f"{_E}.vit:build", {"dim": 64, "tokens": 17, "tiny": True}),
+                  "random tiny timm ViT (tests)")
+
+# --- language models (train) ---------------------------------------------------------------
+LLMS: Registry[Entry] = Registry("llm")
+_L = "cxrgen.models.llms:build"
+LLMS.register("gpt2", Entry(_L, {"hf": "openai-community/gpt2"}), "GPT-2 small (124M), d=768")
+LLMS.register("gpt2-medium", Entry(_L, {"hf": "openai-community/gpt2-medium"}), "GPT-2 medium (355M), d=1024")
+LLMS.register("qwen1.5-0.5b", Entry(_L, {"hf": "Qwen/Qwen1.5-0.5B"}), "Qwen1.5-0.5B, d=1024")
+LLMS.register("llama2-7b-chat", Entry(_L, {"hf": "meta-llama/Llama-2-7b-chat-hf"}), "Llama-2-7B-chat (R2GenGPT), d=4096")
+LLMS.register("llama3.1-8b-instruct", Entry(_L, {"hf": "meta-llama/Llama-3.1-8B-Instruct"}),
+              "Llama-3.1-8B-Instruct (LLaMA-XR), d=4096")
+LLMS.register("tiny-gpt2", Entry(_L, {"tiny": "gpt2"}), "random 2-layer GPT-2 with a local tokenizer (tests, demo)")
+LLMS.register("tiny-qwen2", Entry(_L, {"tiny": "qwen2"}), "random 2-layer Qwen2 with a local tokenizer (tests)")
+LLMS.register("tiny-llama", Entry(_L, {"tiny": "llama"}), "random 2-layer Llama with a local tokenizer (tests)")
+
+# --- training recipes (train --mode) -------------------------------------------------------
+MODES: Registry[Entry] = Registry("mode")
+_R = "cxrgen.models.recipes"
+MODES.register("prefix", Entry(f"{_R}.prefix:PrefixRecipe", {"encoder": "medclip-vit"}),
+               "resource-efficient MRG: ClipCap mapper → prefix, LLM frozen (Table I)")
+MODES.register("finetune", Entry(f"{_R}.prefix:FinetuneRecipe", {"encoder": "medclip-vit"}),
+               "resource-efficient MRG: mapper + LLM trained (Table II)")
+MODES.register("shallow", Entry(f"{_R}.r2gengpt:ShallowRecipe", {"encoder": "swin-base-grid"}),
+               "R2GenGPT shallow: Swin-B frozen, projector only (4,206,592 params at d=4096)")
+MODES.register("delta", Entry(f"{_R}.r2gengpt:DeltaRecipe", {"encoder": "swin-base-grid"}),
+               "R2GenGPT delta: + LoRA r16 on Swin query/value")
+MODES.register("deep", Entry(f"{_R}.r2gengpt:DeepRecipe", {"encoder": "swin-base-grid"}),
+               "R2GenGPT deep: + whole Swin-B trained")
+MODES.register("qlora", Entry(f"{_R}.qlora:QloraRecipe", {"encoder": "xrv-densenet121-res224-all"}),
+               "LLaMA-XR: xrv pathology scores as text, 4-bit NF4 LLM + LoRA r16 (41,943,040 params)")
+MODES.register("dual", Entry(f"{_R}.dual:DualRecipe", {"encoder": "vit-base"}),
+               "dual content/topic encoders, InfoNCE (τ 0.07) + LM loss")

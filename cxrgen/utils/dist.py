@@ -1,0 +1,64 @@
+"""Rank, world size and local rank from the launcher's environment (torchrun, accelerate, srun)."""
+
+from __future__ import annotations
+
+import os
+
+
+def _env_int(*names: str, default: int) -> int:
+    for n in names:
+        v = os.environ.get(n)
+        if v not in (None, ""):
+            return int(v)
+    return default
+
+
+def rank() -> int:
+    return _env_int("RANK", default=0)
+
+
+def world_size() -> int:
+    return _env_int("WORLD_SIZE", default=1)
+
+
+def local_rank() -> int:
+    return _env_int("LOCAL_RANK", default=0)
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def is_distributed() -> bool:
+    return world_size() > 1
+
+
+def init(backend: str | None = None) -> None:
+    """Initialise torch.distributed once when launched with WORLD_SIZE > 1 (gloo on CPU, nccl on GPU)."""
+    if not is_distributed():
+        return
+    import torch
+    import torch.distributed as tdist
+    if tdist.is_initialized():
+        return
+    backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
+    tdist.init_process_group(backend=backend)
+    if backend == "nccl":
+        torch.cuda.set_device(local_rank())
+
+
+def barrier() -> None:
+    if not is_distributed():
+        return
+    import torch.distributed as tdist
+    if tdist.is_initialized():
+        tdist.barrier()
+
+
+def shard(n: int, r: int | None = None, w: int | None = None) -> range:
+    """Contiguous shard [start, stop) of n items for rank r of w (so the merge keeps the order)."""
+    r = rank() if r is None else r
+    w = world_size() if w is None else w
+    per, extra = divmod(n, w)
+    start = r * per + min(r, extra)
+    return range(start, start + per + (1 if r < extra else 0))

@@ -1,0 +1,105 @@
+"""Atomic writes and JSON-lines helpers. Nothing half-written is ever left under a final name."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from cxrgen.errors import InputError, WorkspaceWriteError
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise _write_error(path, e) from e
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+        _fsync_dir(path.parent)
+    except OSError as e:
+        tmp_path.unlink(missing_ok=True)
+        raise _write_error(path, e) from e
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def _write_error(path: Path, e: OSError) -> WorkspaceWriteError:
+    why = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+           errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
+        e.errno, e.strerror or str(e))
+    return WorkspaceWriteError(f"{path}: cannot write ({why}); free space or choose another --workspace")
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> int:
+    """Write rows atomically; returns the count."""
+    n = 0
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n")
+            n += 1
+    return n
+
+
+def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Iterator[dict]:
+    """Yield JSON objects; a malformed line or a missing required field is an InputError naming the line."""
+    path = Path(path)
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    with f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise InputError(f"{path} line {lineno}: not valid JSON ({e.msg if hasattr(e, 'msg') else e})") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path} line {lineno}: expected a JSON object, got {type(row).__name__}")
+            missing = [k for k in required if k not in row]
+            if missing:
+                raise InputError(f"{path} line {lineno}: missing field(s) {', '.join(map(repr, missing))}")
+            yield row
+
+
+def safe_join(root: str | os.PathLike, rel: str, *, what: str = "path") -> Path:
+    """Join ``rel`` under ``root``, refusing absolute paths and ``..`` that escape it."""
+    root_p = Path(root).resolve()
+    p = (root_p / rel).resolve()
+    if Path(rel).is_absolute() or (p != root_p and root_p not in p.parents):
+        raise InputError(f"{what} {rel!r} escapes its root {root_p}; paths in records must stay inside the data set root")
+    return p

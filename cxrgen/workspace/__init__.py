@@ -1,0 +1,1 @@
+"""The on-disk workspace: layout, manifests, fingerprints, locks and status."""

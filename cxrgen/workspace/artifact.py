@@ -1,0 +1,156 @@
+"""One build of one artifact: fingerprint, up-to-date check, lock, resumable work folder, commit.
+
+    build = ArtifactBuild(ws, "embed", (dataset, encoder), cfg, inputs, force=force)
+    if (m := build.up_to_date()):           # same fingerprint, outputs intact: reuse
+        return m
+    with build:                              # lock; <name>.partial/ ready (resumed or fresh)
+        ...write files into build.work_dir...
+        return build.commit(["features.h5"], counts={...})
+
+The work folder survives a crash (kill -9) and is resumed by the next run with the same fingerprint;
+a run with another fingerprint, ``--force`` or ``resume=False`` starts it afresh. ``commit`` writes
+the manifest last, then renames the folder into place, so the previous good artifact stays untouched
+until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from cxrgen.config.base import semantic_dict, semantic_hash, to_yaml
+from cxrgen.errors import MissingArtifactError, WorkspaceWriteError
+from cxrgen.utils.io import atomic_write_json, atomic_write_text
+from cxrgen.workspace.lock import ArtifactLock
+from cxrgen.workspace.layout import FILES, MANIFEST, Workspace, fix_command
+from cxrgen.workspace.manifest import CorruptManifestError, Manifest, compute_fingerprint, read_manifest
+
+PROGRESS = "progress.json"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tuple[dict, Manifest]:
+    """The manifest of a finished upstream artifact as an input entry, or an error naming the fix."""
+    folder = ws.artifact_dir(stage, *key)
+    fix = fix or fix_command(stage, key)
+    what = f"{stage}/{'/'.join(key)}"
+    try:
+        m = read_manifest(folder)
+    except FileNotFoundError:
+        state = "partial (interrupted)" if ws.partial_dir(stage, *key).exists() or folder.exists() else "missing"
+        raise MissingArtifactError(f"{what} is {state} in {ws.root}; run `{fix}` first") from None
+    except CorruptManifestError as e:
+        raise MissingArtifactError(f"{what} is corrupt ({e}); run `{fix} --force`") from None
+    entry = {"kind": "artifact", "stage": stage, "key": list(key), "fingerprint": m.fingerprint}
+    return entry, m
+
+
+class ArtifactBuild:
+    def __init__(self, ws: Workspace, stage: str, key: Sequence[str], cfg: Any, inputs: list[dict], *,
+                 force: bool = False, resume: bool = True, rank: int = 0):
+        self.ws, self.stage, self.key, self.cfg = ws, stage, tuple(key), cfg
+        self.inputs = inputs
+        self.force, self.resume, self.rank = force, resume, rank
+        self.config_hash = semantic_hash(cfg)
+        self.fingerprint = compute_fingerprint(stage, self.config_hash, inputs)
+        self.final_dir = ws.artifact_dir(stage, *self.key)
+        self.work_dir = ws.partial_dir(stage, *self.key)
+        self.started = _now()
+        self.resumed = False
+        self._lock = ArtifactLock(self.final_dir.parent / f".{self.final_dir.name}.lock",
+                                  f"{stage}/{'/'.join(self.key)}")
+
+    # ---------------------------------------------------------------------------------
+    def up_to_date(self) -> Manifest | None:
+        """The existing manifest if the artifact is complete and made from the same inputs/config."""
+        if self.force:
+            return None
+        try:
+            m = read_manifest(self.final_dir)
+        except (FileNotFoundError, CorruptManifestError):
+            return None
+        if m.fingerprint != self.fingerprint:
+            return None
+        for name, info in m.outputs.items():
+            p = self.final_dir / name
+            if not p.is_file() or p.stat().st_size != info.get("size"):
+                return None
+        return m
+
+    def __enter__(self) -> "ArtifactBuild":
+        self.ws.init()
+        if self.rank != 0:
+            return self
+        self._lock.acquire()
+        try:
+            self._prepare_work_dir()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def _prepare_work_dir(self) -> None:
+        progress = self.work_dir / PROGRESS
+        keep = False
+        if self.work_dir.exists() and self.resume and not self.force:
+            try:
+                import json
+                keep = json.loads(progress.read_text()).get("fingerprint") == self.fingerprint
+            except (OSError, ValueError):
+                keep = False
+        if self.work_dir.exists() and not keep:
+            shutil.rmtree(self.work_dir)
+        self.resumed = keep
+        try:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(progress, {"fingerprint": self.fingerprint, "stage": self.stage,
+                                         "key": list(self.key), "started": self.started})
+            atomic_write_text(self.work_dir / FILES["config"], to_yaml(self.cfg))
+        except OSError as e:
+            if isinstance(e, WorkspaceWriteError):
+                raise
+            raise WorkspaceWriteError(f"{self.work_dir}: cannot write ({e.strerror}); "
+                                      "free space or choose another --workspace") from None
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.rank == 0:
+            self._lock.release()
+
+    # ---------------------------------------------------------------------------------
+    def commit(self, outputs: list[str], counts: dict | None = None, extra: dict | None = None,
+               hash_outputs: bool = True) -> Manifest:
+        """Write the manifest (last), then move the finished folder into place."""
+        m = Manifest(stage=self.stage, key=list(self.key), fingerprint=self.fingerprint,
+                     config_hash=self.config_hash, config=semantic_dict(self.cfg), inputs=self.inputs,
+                     counts=counts or {}, extra=extra or {}, started=self.started, finished=_now())
+        if hash_outputs:
+            m.hash_outputs(self.work_dir, outputs)
+        else:
+            m.outputs = {n: {"size": (self.work_dir / n).stat().st_size} for n in outputs}
+        (self.work_dir / PROGRESS).unlink(missing_ok=True)
+        m.write(self.work_dir)
+        self._swap_in()
+        return m
+
+    def _swap_in(self) -> None:
+        old = self.final_dir.with_name(f".{self.final_dir.name}.old-{os.getpid()}-{int(time.time())}")
+        try:
+            if self.final_dir.exists():
+                os.replace(self.final_dir, old)
+            os.replace(self.work_dir, self.final_dir)
+        except OSError as e:
+            if old.exists() and not self.final_dir.exists():
+                os.replace(old, self.final_dir)  # put the previous good artifact back
+            raise WorkspaceWriteError(f"{self.final_dir}: cannot finish ({e.strerror}); previous artifact kept") from None
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def manifest_path(folder: Path) -> Path:
+    return folder / MANIFEST

@@ -1,0 +1,115 @@
+"""Status of every artifact, computed as data first (rendered by the CLI as a table or JSON).
+
+Cheapest checks first: manifest present → readable → outputs present with their sizes → upstream
+fingerprints → raw inputs (size/mtime, then content only if those changed) → (``verify``) sha256.
+Vocabulary: ``up-to-date | stale | partial | missing | corrupt``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cxrgen.workspace.hashing import dir_signature, file_sha256
+from cxrgen.workspace.layout import KEY_PARTS, STAGES, Workspace, fix_command
+from cxrgen.workspace.manifest import CorruptManifestError, read_manifest
+
+
+@dataclass
+class ArtifactStatus:
+    stage: str
+    key: list[str]
+    state: str
+    reason: str = ""
+    fix: str = ""
+    path: str = ""
+    fingerprint: str = ""
+    counts: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.stage}/{'/'.join(self.key)}"
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"name": self.name}
+
+
+def _raw_changed(inp: dict) -> str | None:
+    p = Path(inp["path"])
+    if not p.exists():
+        return f"input {p} is gone"
+    if inp["kind"] == "dir":
+        return None if dir_signature(p) == inp.get("signature") else f"input {p} changed"
+    st = p.stat()
+    if st.st_size == inp.get("size") and st.st_mtime_ns == inp.get("mtime_ns"):
+        return None
+    if inp.get("sha256") and file_sha256(p) == inp["sha256"]:
+        return None
+    return f"input {p} changed"
+
+
+def artifact_status(ws: Workspace, stage: str, key: tuple[str, ...], verify: bool = False) -> ArtifactStatus:
+    final = ws.artifact_dir(stage, *key)
+    st = ArtifactStatus(stage, list(key), "missing", path=str(final), fix=fix_command(stage, key))
+    if not final.exists():
+        if ws.partial_dir(stage, *key).exists():
+            st.state, st.reason, st.path = "partial", "interrupted or running; re-run to resume", str(ws.partial_dir(stage, *key))
+        return st
+    try:
+        m = read_manifest(final)
+    except FileNotFoundError:
+        st.state, st.reason = "partial", "no manifest.json (never finished)"
+        return st
+    except CorruptManifestError as e:
+        st.state, st.reason = "corrupt", str(e)
+        st.fix += " --force"
+        return st
+    st.fingerprint, st.counts = m.fingerprint, m.counts
+    for name, info in sorted(m.outputs.items()):
+        p = final / name
+        if not p.is_file():
+            st.state, st.reason, st.fix = "corrupt", f"{name} is missing", st.fix + " --force"
+            return st
+        if p.stat().st_size != info.get("size") or (verify and info.get("sha256") and file_sha256(p) != info["sha256"]):
+            st.state, st.reason, st.fix = "corrupt", f"{name} was modified", st.fix + " --force"
+            return st
+    for inp in m.inputs:
+        if inp["kind"] == "artifact":
+            up_key = tuple(inp["key"])
+            up_name = f"{inp['stage']}/{'/'.join(up_key)}"
+            try:
+                up = read_manifest(ws.artifact_dir(inp["stage"], *up_key))
+            except (FileNotFoundError, CorruptManifestError):
+                st.state, st.reason = "stale", f"upstream {up_name} is missing or unfinished"
+                return st
+            if up.fingerprint != inp["fingerprint"]:
+                st.state, st.reason = "stale", f"upstream {up_name} changed"
+                return st
+        elif inp["kind"] in ("file", "dir"):
+            why = _raw_changed(inp)
+            if why:
+                st.state, st.reason = "stale", why
+                return st
+    st.state, st.fix = "up-to-date", ""
+    return st
+
+
+def workspace_status(ws: Workspace, verify: bool = False) -> list[ArtifactStatus]:
+    out = []
+    for stage in STAGES:
+        for key in ws.keys(stage):
+            if len(key) == len(KEY_PARTS[stage]):
+                out.append(artifact_status(ws, stage, key, verify=verify))
+    return out
+
+
+def find_stale_reasons(statuses: list[ArtifactStatus]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for s in statuses:
+        counts[s.state] = counts.get(s.state, 0) + 1
+    return counts
+
+
+def is_workspace(path: os.PathLike) -> bool:
+    return (Path(path) / "workspace.json").exists()
