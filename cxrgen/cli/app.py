@@ -71,9 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("interrupted; re-run the same command to resume", err=True)
         code = 130
-    except Exception as e:  # click usage errors arrive here in non-standalone mode
-        import click
-        if isinstance(e, click.exceptions.ClickException):
+    except Exception as e:  # click usage errors arrive here in non-standalone mode (typer vendors click)
+        if hasattr(e, "show") and isinstance(getattr(e, "exit_code", None), int):
             e.show()
             code = e.exit_code
         else:

@@ -50,8 +50,9 @@ def valid_keys(cls: type, prefix: str = "") -> list[str]:
     return keys
 
 
-def _unknown(key: str, cls: type, where: str) -> ConfigError:
-    keys = valid_keys(cls)
+def _unknown(key: str, cls: type, where: str, prefix: str = "") -> ConfigError:
+    keys = valid_keys(cls, prefix)
+    key = prefix + key
     close = difflib.get_close_matches(key, keys, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ConfigError(f"{where}: unknown config key {key!r}{hint}; valid keys: {', '.join(keys)}")
@@ -127,14 +128,14 @@ def coerce(value: Any, tp: Any, key: str, where: str = "config") -> Any:
     return value
 
 
-def from_dict(cls: type[T], data: dict | None, where: str = "config") -> T:
-    """Build a (nested) config dataclass, checking keys and types."""
+def from_dict(cls: type[T], data: dict | None, where: str = "config", prefix: str = "") -> T:
+    """Build a (nested) config dataclass, checking keys and types (``prefix``: dotted path of ``cls``)."""
     data = dict(data or {})
     hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for k in data:
         if k not in names:
-            raise _unknown(k, cls, where)
+            raise _unknown(k, cls, where, prefix)
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in data:
@@ -146,9 +147,9 @@ def from_dict(cls: type[T], data: dict | None, where: str = "config") -> T:
                 continue
             if not isinstance(v, dict):
                 raise ConfigError(f"{where}: {f.name} must be a mapping of {', '.join(valid_keys(tp))}")
-            kwargs[f.name] = from_dict(tp, v, where=f"{where} [{f.name}]")
+            kwargs[f.name] = from_dict(tp, v, where=where, prefix=f"{prefix}{f.name}.")
         else:
-            kwargs[f.name] = coerce(v, tp, f.name, where)
+            kwargs[f.name] = coerce(v, tp, prefix + f.name, where)
     try:
         return cls(**kwargs)
     except ConfigError:

@@ -1,0 +1,115 @@
+"""The HDF5 feature cache (embed output) and its streaming reader (train/generate input).
+
+Layout of ``features.h5``::
+
+    /ids        (N,)        UTF-8 image ids, in the order of the records' images
+    /features   (N, D) or (N, T, D)   float16 (default) or float32, chunked by rows, compressed
+    /scores     (N, K)      optional, e.g. the 18 torchxrayvision pathology scores
+    attrs:      encoder, weights_sha256, preprocessing (JSON), dtype, dim, tokens, score_labels (JSON),
+                cxrgen_version
+
+The reader opens the file lazily in each process (h5py handles must not cross fork) and reads
+only the rows asked for, so memory does not grow with the size of the cache.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from cxrgen.errors import InputError, MissingArtifactError
+
+
+class FeatureStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise MissingArtifactError(f"{self.path}: feature cache not found; run `cxrgen embed` first")
+        self._h5 = None
+        self._pid = None
+        h5 = self._file()
+        try:
+            raw_ids = h5["ids"][:]
+            self.ids: list[str] = [i.decode() if isinstance(i, bytes) else str(i) for i in raw_ids]
+            feats = h5["features"]
+            self.shape = tuple(feats.shape)
+            self.dtype = str(feats.dtype)
+            self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
+            self.has_scores = "scores" in h5
+        except KeyError as e:
+            raise InputError(f"{self.path}: not a cxrgen feature cache (missing {e})") from None
+        self.index = {i: n for n, i in enumerate(self.ids)}
+        if len(self.index) != len(self.ids):
+            raise InputError(f"{self.path}: duplicate image ids in the cache; re-run `cxrgen embed --force`")
+
+    def _file(self):
+        import os
+        import h5py
+        if self._h5 is None or self._pid != os.getpid():
+            try:
+                self._h5 = h5py.File(self.path, "r")
+            except OSError as e:
+                raise InputError(f"{self.path}: unreadable HDF5 ({e}); re-run `cxrgen embed --force`") from None
+            self._pid = os.getpid()
+        return self._h5
+
+    def __getstate__(self):  # picklable for DataLoader workers: reopen in the child
+        d = dict(self.__dict__)
+        d["_h5"] = None
+        d["_pid"] = None
+        return d
+
+    @property
+    def dim(self) -> int:
+        return self.shape[-1]
+
+    @property
+    def tokens(self) -> int:
+        """Grid length T for N×T×D caches, 0 for pooled N×D caches."""
+        return self.shape[1] if len(self.shape) == 3 else 0
+
+    @property
+    def score_labels(self) -> list[str]:
+        return json.loads(self.attrs.get("score_labels", "[]"))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, image_ids: Sequence[str]) -> list[int]:
+        try:
+            return [self.index[i] for i in image_ids]
+        except KeyError as e:
+            raise MissingArtifactError(f"{self.path}: image {e.args[0]!r} is not in the cache; "
+                                       "re-run `cxrgen embed` for this data set") from None
+
+    def _read(self, name: str, image_ids: Sequence[str]) -> np.ndarray:
+        rows = self.rows(image_ids)
+        ds = self._file()[name]
+        order = np.argsort(rows, kind="stable")
+        sorted_rows = np.asarray(rows)[order]
+        uniq, inverse = np.unique(sorted_rows, return_inverse=True)
+        data = ds[uniq.tolist()] if len(uniq) else np.zeros((0,) + ds.shape[1:], ds.dtype)
+        out = np.empty((len(rows),) + ds.shape[1:], dtype=np.float32)
+        out[order] = data[inverse]
+        return out
+
+    def get(self, image_ids: Sequence[str]) -> np.ndarray:
+        """float32 features of these images, in the given order."""
+        return self._read("features", image_ids)
+
+    def scores(self, image_ids: Sequence[str]) -> np.ndarray:
+        if not self.has_scores:
+            raise InputError(f"{self.path}: this cache has no pathology scores (encoder {self.attrs.get('encoder')})")
+        return self._read("scores", image_ids)
+
+    def study(self, image_ids: Sequence[str]) -> np.ndarray:
+        """One feature per study: the mean over its images (R2GenGPT's multi-view average)."""
+        return self.get(image_ids).mean(axis=0)
+
+    def close(self) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None

@@ -1,0 +1,62 @@
+from dataclasses import dataclass
+
+import pytest
+
+from cxrgen.config.base import config_field as F
+from cxrgen.config.base import load_config, parse_overrides, semantic_hash, to_yaml
+from cxrgen.config.schema import EmbedConfig, TrainConfig
+from cxrgen.errors import ConfigError
+
+
+def test_overrides_are_typed_and_nested():
+    cfg = load_config(TrainConfig, overrides=["optim.lr=1e-4", "prefix_len=20", "mapper.kind=mlp", "llm=gpt2"])
+    assert cfg.optim.lr == 1e-4 and isinstance(cfg.optim.lr, float)
+    assert cfg.prefix_len == 20 and cfg.mapper.kind == "mlp" and cfg.llm == "gpt2"
+
+
+def test_unknown_key_lists_valid_keys_with_suggestion():
+    with pytest.raises(ConfigError) as e:
+        load_config(TrainConfig, overrides=["optim.learning_rate=1"])
+    msg = str(e.value)
+    assert "unknown config key 'optim.learning_rate'" in msg
+    assert "valid keys: optim.lr, optim.weight_decay" in msg
+    with pytest.raises(ConfigError, match=r"unknown config key 'prefx_len' \(did you mean 'prefix_len'\?\)"):
+        load_config(TrainConfig, overrides=["prefx_len=3"])
+
+
+def test_wrong_type_names_key():
+    with pytest.raises(ConfigError, match=r"prefix_len='ten' is not a valid int"):
+        load_config(TrainConfig, overrides=["prefix_len=ten"])
+    with pytest.raises(ConfigError, match=r"precision='fp8' is not one of"):
+        load_config(TrainConfig, overrides=["precision=fp8"])
+
+
+def test_yaml_layer_error_names_file(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("optim:\n  lr: 0.1\n  bogus: 1\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: unknown config key 'optim.bogus'"):
+        load_config(TrainConfig, p)
+    p.write_text("optim: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(TrainConfig, p)
+
+
+def test_runtime_fields_do_not_change_the_hash():
+    a = load_config(EmbedConfig)
+    b = load_config(EmbedConfig, overrides=["batch_size=7", "workers=0", "device=cpu"])
+    c = load_config(EmbedConfig, overrides=["dtype=float32"])
+    assert semantic_hash(a) == semantic_hash(b) != semantic_hash(c)
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = load_config(TrainConfig, overrides=["lora.targets=q_proj,v_proj"])
+    p = tmp_path / "cfg.yaml"
+    p.write_text(to_yaml(cfg))
+    assert load_config(TrainConfig, p) == cfg
+    assert cfg.lora.targets == ("q_proj", "v_proj")
+
+
+def test_parse_overrides_rejects_missing_equals():
+    with pytest.raises(ConfigError, match="not of the form key=value"):
+        parse_overrides(["lr"])
+    assert parse_overrides(["a.b=[1,2]", "c=hello world"]) == {"a": {"b": [1, 2]}, "c": "hello world"}
