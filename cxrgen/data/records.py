@@ -8,7 +8,6 @@ Image paths are relative to the data set root recorded in the prepare manifest.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator

@@ -90,7 +90,8 @@ def _stats_doc(summary: dict, stats: Stats) -> dict:
 def print_summary(name: str, doc: dict, status: str) -> None:
     from rich.console import Console
     from rich.table import Table
-    t = Table(title=f"prepare/{name}: {doc['records']} records, {doc['images']} images ({status})")
+    t = Table(title=f"prepare/{name} ({status})",
+              caption=f"{doc['records']} records, {doc['images']} images")
     for c in ("split", "view", "images", "records"):
         t.add_column(c, justify="right" if c in ("images", "records") else "left")
     by_split: dict[str, list] = {}
