@@ -313,7 +313,7 @@ def draw_frontal(f: Findings, rng: np.random.Generator, size: int, view: str) ->
     lungs = {}
     for side, lx in (("right", 0.31), ("left", 0.69)):
         cy, cx, ry, rx = 0.47 + dy, lx + dx + (0.5 - lx) * (1 - sc), 0.3 * sc, 0.145 * sc
-        m = c.ellipse(cy, cx, ry, rx, 0.13)
+        m = c.ellipse(cy, cx, ry, rx, 0.27)
         c.img[m] += texture[m]
         lungs[side] = (cy, cx, ry, rx, m)
     c.img[:, int((0.455 + dx) * size):int((0.545 + dx) * size)] = np.maximum(
@@ -356,7 +356,7 @@ def draw_frontal(f: Findings, rng: np.random.Generator, size: int, view: str) ->
         bow = 0.05 * (1 - ((ax[:, None] - cy) / ry) ** 2)
         off = (ax[None, :] - edge_x) * lateral - bow
         air = m & (off > 0)
-        c.img[air] = 0.015
+        c.img[air] = 0.0
         line = m & (np.abs(off) < 1.6 / size)
         c.img[line] = 0.55
         c.img[m & (off <= 0)] += 0.06
@@ -387,7 +387,7 @@ def draw_lateral(f: Findings, rng: np.random.Generator, size: int) -> np.ndarray
     body_v = float(rng.uniform(0.38, 0.46))
     c.ellipse(0.6 + dy, 0.5 + dx, 0.55, 0.38, body_v)
     texture = _smooth_noise(rng, size, 40) * 0.045
-    m = c.ellipse(0.47 + dy, 0.52 + dx, 0.3, 0.25, 0.16)
+    m = c.ellipse(0.47 + dy, 0.52 + dx, 0.3, 0.25, 0.27)
     c.img[m] += texture[m]
     c.img[:, int((0.8 + dx) * size):int((0.88 + dx) * size)] = body_v + 0.15  # spine
     if f.cardiomegaly:
@@ -405,7 +405,7 @@ def draw_lateral(f: Findings, rng: np.random.Generator, size: int) -> np.ndarray
         c.img[fluid] = 0.6
     if f.pneumothorax:
         air = m & (c.ax[None, :] < 0.36 + dx) & (c.ax[:, None] < 0.5 + dy)
-        c.img[air] = 0.015
+        c.img[air] = 0.0
     if "ett" in f.devices:
         c.polyline([(0.0, 0.45 + dx), (0.3 + dy, 0.5 + dx)], 0.014, 0.97)
     if "pacemaker" in f.devices:
