@@ -42,6 +42,11 @@ MENTIONS: dict[str, list[str]] = {
         r"(?:pulmonary )?vascular (?:congestion|engorgement|redistribution)", r"pulmonary congestion",
         r"congestive (?:changes?|failure|heart failure)", r"fluid overload", r"volume overload",
         r"cephali[sz]ation", r"kerley b", r"chf",
+        r"(?:prominen(?:t|ce)|increased|engorged|engorgement|indistinct(?:ness)?|fullness|congested|haz(?:y|iness)) (?:of )?(?:the )?"
+        r"(?:central |upper lobe |bilateral )?(?:pulmonary |lung |perihilar )?(?:vascula(?:r|rity|ture)|vessels)(?: markings)?",
+        r"(?:pulmonary |lung |central )?(?:vascula(?:rity|ture)|vessels|vascular markings) (?:is |are |appears? |remains? )?"
+        r"(?:again |now |still )?(?:mildly |slightly |moderately )?(?:prominent|increased|engorged|indistinct|congested|cephalized)",
+        r"engorged", r"pulmonary venous hypertension", r"venous congestion", r"congestion",
     ],
     "Consolidation": [r"consolidat(?:ion|ions|ive|ed)", r"air bronchograms?"],
     "Pneumonia": [r"pneumonias?", r"bronchopneumonia", r"pneumonitis", r"infections?", r"infectious (?:process|etiology)",
@@ -95,7 +100,8 @@ QUAL_NEGATIVE = r"normal|unremarkable|within normal limits|not enlarged|stable i
 UNMENTIONS: dict[str, list[str]] = {
     "Lung Lesion": [r"(?:soft tissue|breast|neck|body|muscle|mediastinal|hilar|axillary|abdominal|renal|liver|hepatic|thyroid|adrenal) (?:mass|masses|lesions?|nodules?)",
                     r"mass effect", r"(?:bone|bony|osseous|lytic|sclerotic|blastic|skin|cutaneous) (?:lesions?|nodules?)",
-                    r"nipple (?:shadows?|markers?)", r"lesion of the (?:spine|bone|rib)", r"nodular contour",
+                    r"nipple (?:shadows?|markers?)",
+                    r"nodul(?:e|es|ar)(?: densit(?:y|ies)| opacit(?:y|ies))? (?:consistent with|compatible with|representing|from|due to|suggest(?:s|ing)?) (?:\w+ ){0,3}?granulom\w*", r"lesion of the (?:spine|bone|rib)", r"nodular contour",
                     r"no (?:new )?(?:suspicious )?lesions? (?:of|in) the (?:bone|spine)"],
     "Lung Opacity": [r"(?:bone|bony|osseous|breast|soft tissue|tissue) densit(?:y|ies)", r"increased densit(?:y|ies) of the (?:spine|bones?|vertebra)",
                      r"pleural (?:based )?(?:opacit(?:y|ies)|densit(?:y|ies))", r"opacified (?:hemithorax|(?:\w+ )?sinus)",
@@ -125,7 +131,8 @@ OTHER = [
     r"thickening", r"hilar (?:enlargement|prominence|adenopathy|lymphadenopathy)", r"lymphadenopathy", r"adenopathy",
     r"pulmonary (?:arterial )?hypertension", r"enlarged pulmonary arter(?:y|ies)", r"subcutaneous emphysema",
     r"pneumomediastinum", r"pneumoperitoneum", r"free air", r"foreign bod(?:y|ies)", r"bronchitis", r"airway disease",
-    r"arthritis", r"arthropathy", r"dislocation", r"separation",
+    r"arthritis", r"arthritic", r"arthropathy", r"dislocation", r"separation", r"epicardial fat", r"curvature",
+    r"endplate", r"(?:diminished|decreased|reduced) lung volumes?", r"sarcoid(?:osis)?", r"spurring", r"widening",
 ]
 
 # ------------------------------------------------------------------------------------------ modifiers

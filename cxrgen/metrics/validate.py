@@ -18,7 +18,7 @@ from pathlib import Path
 TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Cardiomegaly": (("cardiomegaly",), ("Cardiomegaly",)),
     "Pleural Effusion": (("pleural effusion",), ("Pleural Effusion",)),
-    "Pneumothorax": (("pneumothorax",), ("Pneumothorax",)),
+    "Pneumothorax": (("pneumothorax", "hydropneumothorax"), ("Pneumothorax",)),
     "Atelectasis": (("pulmonary atelectasis",), ("Atelectasis",)),
     "Edema": (("pulmonary edema", "pulmonary congestion"), ("Edema",)),
     "Opacity": (("opacity", "airspace disease", "infiltrate", "consolidation", "pneumonia"),
