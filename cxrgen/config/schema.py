@@ -134,4 +134,5 @@ class ScoreConfig:
     uncertain: Literal["pos", "neg"] = F("pos", "headline CE binarisation of uncertain (-1) labels")
     bootstrap: int = F(1000, "bootstrap resamples for 95% intervals (0: off)")
     seed: int = F(12345, "bootstrap / permutation seed")
+    permutations: int = F(10000, "approximate randomization trials for --compare (0: off)")
     reference_labels: str = F("auto", "auto: data set labels when present, else the labeler on reference text; labeler: always label text")
