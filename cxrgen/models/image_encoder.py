@@ -1,7 +1,8 @@
 """On-the-fly image encoding for recipes that train the encoder (R2GenGPT ``delta`` and ``deep``).
 
 ``load_image_encoder(name)`` returns an ``nn.Module`` with ``.model`` (the backbone, e.g. HF Swin-B),
-``.dim`` / ``.tokens`` (grid size), ``forward(pixels (V, 3, H, W)) -> (V, T, D)`` (last hidden state)
+``.dim`` / ``.tokens`` (grid size), ``forward(pixels (V, 3, H, W)) -> (V, T, D)`` (the grid that
+``cxrgen embed`` caches)
 and ``load_study(record, root) -> (V, 3, H, W)`` float32 array (the encoder's preprocessing, done in
 DataLoader workers). The backbone and its preprocessing come from the encoder registry's builder, so
 the grid a ``delta`` run computes is the one ``cxrgen embed --encoder swin-base-grid`` caches.
@@ -27,7 +28,7 @@ class ImageEncoder(nn.Module):
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         dtype = next(self.model.parameters()).dtype
-        return self.model(pixel_values=pixels.to(dtype)).last_hidden_state
+        return self.model(pixels.to(dtype))["features"]
 
     def load_study(self, record: Any, root: Path | None) -> np.ndarray:
         from cxrgen.data.images import read_xray
@@ -38,7 +39,7 @@ class ImageEncoder(nn.Module):
         arrays = []
         for im in record.images:
             path = safe_join(root, im.path)
-            arrays.append(self._preprocess(read_xray(path)))
+            arrays.append(np.asarray(self._preprocess(read_xray(path)), dtype=np.float32))
         return np.stack(arrays).astype(np.float32)
 
 
@@ -49,6 +50,5 @@ def load_image_encoder(name: str, *, weights: str = "", meta: bool = False) -> I
     if "swin" not in name:
         raise ConfigError(f"encoder {name!r} cannot be trained on the fly; R2GenGPT delta/deep use a Swin grid "
                           "encoder (swin-base-grid, or tiny-swin-grid in tests)")
-    from cxrgen.models.encoders import swin
-    model, preprocess = swin.backbone(name, weights=weights, meta=meta)
-    return ImageEncoder(name, model, preprocess, int(entry.info["dim"]), int(entry.info["tokens"]))
+    enc = entry.load()(name, entry.info, weights=weights, load_weights=not meta)
+    return ImageEncoder(name, enc.model, enc.preprocess, int(enc.dim), int(enc.tokens))

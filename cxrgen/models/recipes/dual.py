@@ -39,6 +39,11 @@ class DualRecipe(Recipe):
     mode = "dual"
     reads = "features"
 
+    @classmethod
+    def load_llm(cls, cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None):
+        from cxrgen.models.recipes.r2gengpt import load_frozen_llm
+        return load_frozen_llm(cfg, meta=meta, device=device, dtype=dtype)
+
     def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
         super().__init__(cfg, llm)
         dc = cfg.dual
