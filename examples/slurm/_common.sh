@@ -9,7 +9,9 @@ MODE="${MODE:-prefix}"
 LLM="${LLM:-qwen1.5-0.5b}"
 RUN="${RUN:-${MODE}-${LLM}-${DATASET}}"
 GPUS_PER_NODE="${GPUS_PER_NODE:-${SLURM_GPUS_ON_NODE:-1}}"
-MASTER_ADDR="${MASTER_ADDR:-$(scontrol show hostnames "${SLURM_JOB_NODELIST:-localhost}" 2>/dev/null | head -n1 || echo localhost)}"
+# first host of the allocation (drain the rest so nothing dies of SIGPIPE under pipefail)
+first_host() { scontrol show hostnames "${SLURM_JOB_NODELIST:-localhost}" 2>/dev/null | { read -r h; echo "${h:-localhost}"; cat >/dev/null; }; }
+MASTER_ADDR="${MASTER_ADDR:-$(first_host || true)}"
 MASTER_PORT="${MASTER_PORT:-29500}"
 export MASTER_ADDR MASTER_PORT
 # one torchrun per node; torchrun starts one process per GPU and sets RANK/WORLD_SIZE/LOCAL_RANK
