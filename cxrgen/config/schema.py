@@ -161,3 +161,17 @@ class ScoreConfig:
     seed: int = F(12345, "bootstrap / permutation seed")
     permutations: int = F(10000, "approximate randomization trials for --compare (0: off)")
     reference_labels: str = F("auto", "auto: data set labels when present, else the labeler on reference text; labeler: always label text")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    n: int = F(1200, "synthetic studies")
+    seed: int = F(0, "seed for data, init and shuffling")
+    encoder: str = F("tiny-medclip-vit", "image encoder (tiny twin: no download)")
+    llm: str = F("tiny-gpt2", "language model (tiny twin: no download)")
+    epochs: int = F(8, "training epochs")
+    lr: float = F(1e-3, "peak learning rate")
+    batch_size: int = F(16, "training batch size")
+    max_len: int = F(64, "max report tokens")
+    max_new_tokens: int = F(64, "generation length limit")
+    bootstrap: int = F(200, "bootstrap resamples for the score intervals")
