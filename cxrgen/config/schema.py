@@ -35,6 +35,7 @@ class PrepareConfig:
     layout: Literal["mimic", "iu"] = F("mimic", "synthetic: on-disk layout")
     image_size: int = F(320, "synthetic: image side in pixels (256–512)")
     on_error: Literal["fail", "skip"] = F("skip", "unreadable/missing report: fail, or skip and count")
+    workers: int = F(0, "synthetic: processes drawing images (0: one per CPU core, at most 4)", runtime=True)
 
     def __post_init__(self) -> None:
         if self.per_image and self.dataset == "iu" and not self.images:

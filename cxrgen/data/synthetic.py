@@ -282,10 +282,25 @@ class Canvas:
                 self.img[max(y - w, 0):y + w + 1, max(x - w, 0):x + w + 1] = value
 
 
+_TEXTURES: dict[tuple, np.ndarray] = {}
+
+
+def _texture_bank(size: int, cells: int) -> np.ndarray:
+    """8 smooth noise fields of one size, made once per process from a fixed seed (not the data seed),
+    so drawing a study costs a lookup; studies pick one with their own RNG and flip it."""
+    key = (size, cells)
+    if key not in _TEXTURES:
+        from PIL import Image
+        g = np.random.default_rng([size, cells, 7])
+        _TEXTURES[key] = np.stack([np.asarray(Image.fromarray(g.standard_normal((cells, cells)).astype(np.float32),
+                                                              mode="F").resize((size, size), Image.BILINEAR))
+                                   for _ in range(8)])
+    return _TEXTURES[key]
+
+
 def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
-    from PIL import Image
-    small = rng.standard_normal((cells, cells)).astype(np.float32)
-    return np.asarray(Image.fromarray(small, mode="F").resize((size, size), Image.BILINEAR))
+    t = _texture_bank(size, cells)[int(rng.integers(8))]
+    return t[:: 1 if rng.random() < 0.5 else -1, :: 1 if rng.random() < 0.5 else -1]
 
 
 def draw_frontal(f: Findings, rng: np.random.Generator, size: int, view: str) -> np.ndarray:
@@ -298,7 +313,7 @@ def draw_frontal(f: Findings, rng: np.random.Generator, size: int, view: str) ->
     lungs = {}
     for side, lx in (("right", 0.31), ("left", 0.69)):
         cy, cx, ry, rx = 0.47 + dy, lx + dx + (0.5 - lx) * (1 - sc), 0.3 * sc, 0.145 * sc
-        m = c.ellipse(cy, cx, ry, rx, 0.13)
+        m = c.ellipse(cy, cx, ry, rx, 0.27)
         c.img[m] += texture[m]
         lungs[side] = (cy, cx, ry, rx, m)
     c.img[:, int((0.455 + dx) * size):int((0.545 + dx) * size)] = np.maximum(
@@ -341,7 +356,7 @@ def draw_frontal(f: Findings, rng: np.random.Generator, size: int, view: str) ->
         bow = 0.05 * (1 - ((ax[:, None] - cy) / ry) ** 2)
         off = (ax[None, :] - edge_x) * lateral - bow
         air = m & (off > 0)
-        c.img[air] = 0.015
+        c.img[air] = 0.0
         line = m & (np.abs(off) < 1.6 / size)
         c.img[line] = 0.55
         c.img[m & (off <= 0)] += 0.06
@@ -372,7 +387,7 @@ def draw_lateral(f: Findings, rng: np.random.Generator, size: int) -> np.ndarray
     body_v = float(rng.uniform(0.38, 0.46))
     c.ellipse(0.6 + dy, 0.5 + dx, 0.55, 0.38, body_v)
     texture = _smooth_noise(rng, size, 40) * 0.045
-    m = c.ellipse(0.47 + dy, 0.52 + dx, 0.3, 0.25, 0.16)
+    m = c.ellipse(0.47 + dy, 0.52 + dx, 0.3, 0.25, 0.27)
     c.img[m] += texture[m]
     c.img[:, int((0.8 + dx) * size):int((0.88 + dx) * size)] = body_v + 0.15  # spine
     if f.cardiomegaly:
@@ -390,7 +405,7 @@ def draw_lateral(f: Findings, rng: np.random.Generator, size: int) -> np.ndarray
         c.img[fluid] = 0.6
     if f.pneumothorax:
         air = m & (c.ax[None, :] < 0.36 + dx) & (c.ax[:, None] < 0.5 + dy)
-        c.img[air] = 0.015
+        c.img[air] = 0.0
     if "ett" in f.devices:
         c.polyline([(0.0, 0.45 + dx), (0.3 + dy, 0.5 + dx)], 0.014, 0.97)
     if "pacemaker" in f.devices:
@@ -400,11 +415,11 @@ def draw_lateral(f: Findings, rng: np.random.Generator, size: int) -> np.ndarray
 
 def _finish(img: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
     from PIL import Image, ImageFilter
-    img = img + rng.standard_normal(img.shape, dtype=np.float32) * 0.012
+    img = img + _smooth_noise(rng, size, size // 2) * 0.012  # fine grain
+    u8 = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
     gamma = float(rng.uniform(0.85, 1.15))
-    img = np.clip(img, 0, 1) ** gamma
-    u8 = (img * 255 + 0.5).astype(np.uint8)
-    return np.asarray(Image.fromarray(u8).filter(ImageFilter.GaussianBlur(0.8)))
+    lut = (np.linspace(0, 1, 256) ** gamma * 255 + 0.5).astype(np.uint8)
+    return np.asarray(Image.fromarray(lut[u8]).filter(ImageFilter.BoxBlur(1)))
 
 
 # ======================================================================================
@@ -440,7 +455,7 @@ def write_dicom(path: Path, u8: np.ndarray, variant: int, *, uid_seed: tuple, pa
         ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
         ds.PixelData = u8.tobytes()
     else:
-        v12 = (u8.astype(np.uint16) * 4095 + 127) // 255
+        v12 = (u8.astype(np.uint32) * 4095 + 127) // 255
         if variant == 1:
             ds.PhotometricInterpretation = "MONOCHROME1"
             v12 = 4095 - v12
@@ -485,8 +500,46 @@ class _Study:
     sentences: tuple
 
 
-def generate(root: Path, n: int, seed: int, layout: str, size: int) -> None:
-    """Write the data set into ``root`` (which must not exist)."""
+def _make_study(job: tuple) -> _Study:
+    """Draw and write the images of study ``i`` (runs in a worker process; depends only on its args)."""
+    root, i, seed, layout, size, subject, split = job
+    rng = np.random.default_rng([seed, i])
+    study = str(50_000_000 + i)
+    f = draw_findings(rng)
+    view = "AP" if rng.random() < 0.4 else "PA"
+    has_lat = bool(rng.random() < 0.5)
+    images = []
+    for j, v in enumerate([view] + (["LATERAL"] if has_lat else [])):
+        u8 = draw_frontal(f, rng, size, v) if v != "LATERAL" else draw_lateral(f, rng, size)
+        h = hashlib.sha256(f"{seed}/{i}/{j}".encode()).hexdigest()
+        is_dicom = rng.random() < 0.08
+        if layout == "mimic":
+            image_id = "-".join([h[:8], h[8:16], h[16:24], h[24:32], h[32:40]])
+            rel = f"files/p{subject[:2]}/p{subject}/s{study}/{image_id}.{'dcm' if is_dicom else 'jpg'}"
+        else:  # Kaggle's images_normalized naming
+            image_id = f"{i + 1}_IM-{i % 9000 + 1000:04d}-{j + 1}001"
+            rel = f"images/{image_id}.{'dcm' if is_dicom else 'dcm.png'}"
+        out = root / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if is_dicom:
+            write_dicom(out, u8, int(h[-1], 16) % 3, uid_seed=(seed, i, j), patient=subject, view=v)
+        else:
+            _write_image(out, u8, "jpg" if layout == "mimic" else "png")
+        images.append((image_id, v, rel))
+    sentences = report_sentences(f, rng)
+    report = mimic_report(f, view, has_lat, rng, sentences)
+    return _Study(i, subject, study, split, f, images, report, sentences)
+
+
+def _pool_size(n: int, workers: int) -> int:
+    if n < 200:
+        return 1
+    return max(1, min(workers or os.cpu_count() or 1, 4))
+
+
+def generate(root: Path, n: int, seed: int, layout: str, size: int, workers: int = 0) -> None:
+    """Write the data set into ``root`` (which must not exist). The bytes depend only on the arguments
+    (not on ``workers``): every study draws from its own generator seeded with ``(seed, i)``."""
     g = np.random.default_rng([seed, 1_000_003])
     n_patients = max(3, int(n / 1.3))
     patient_of = np.sort(np.concatenate([np.arange(n_patients), g.integers(0, n_patients, n - n_patients)]))
@@ -494,42 +547,26 @@ def generate(root: Path, n: int, seed: int, layout: str, size: int) -> None:
     n_test, n_val = max(1, round(0.1 * n_patients)), max(1, round(0.1 * n_patients))
     split_of = {int(p): ("test" if k < n_test else "val" if k < n_test + n_val else "train") for k, p in enumerate(order)}
     root.mkdir(parents=True)
+    jobs = [(root, i, seed, layout, size, str(10_000_000 + int(patient_of[i])), split_of[int(patient_of[i])])
+            for i in range(n)]
+    procs = _pool_size(n, workers)
     studies: list[_Study] = []
-    dicom_k = 0
     with progress("synthetic images", total=n, unit="study") as bar:
-        for i in range(n):
-            rng = np.random.default_rng([seed, i])
-            pat = int(patient_of[i])
-            subject, study = str(10_000_000 + pat), str(50_000_000 + i)
-            f = draw_findings(rng)
-            view = "AP" if rng.random() < 0.4 else "PA"
-            has_lat = bool(rng.random() < 0.5)
-            images = []
-            for j, v in enumerate([view] + (["LATERAL"] if has_lat else [])):
-                u8 = draw_frontal(f, rng, size, v) if v != "LATERAL" else draw_lateral(f, rng, size)
-                h = hashlib.sha256(f"{seed}/{i}/{j}".encode()).hexdigest()
-                if layout == "mimic":
-                    image_id = "-".join([h[:8], h[8:16], h[16:24], h[24:32], h[32:40]])
-                    folder = f"files/p{subject[:2]}/p{subject}/s{study}"
-                else:
-                    image_id = f"{i + 1}_IM-{i % 9000 + 1000:04d}-{j + 1}001"
-                    folder = "images"
-                is_dicom = rng.random() < 0.08
-                ext = "dcm" if is_dicom else ("jpg" if layout == "mimic" else "png")
-                rel = f"{folder}/{image_id}.{ext}" if layout == "mimic" else f"{folder}/{image_id}.dcm.{ext}" \
-                    if ext == "png" else f"{folder}/{image_id}.{ext}"
-                out = root / rel
-                out.parent.mkdir(parents=True, exist_ok=True)
-                if is_dicom:
-                    write_dicom(out, u8, dicom_k % 3, uid_seed=(seed, i, j), patient=subject, view=v)
-                    dicom_k += 1
-                else:
-                    _write_image(out, u8, ext)
-                images.append((image_id, v, rel))
-            sentences = report_sentences(f, rng)
-            report = mimic_report(f, view, has_lat, rng, sentences)
-            studies.append(_Study(i, subject, study, split_of[pat], f, images, report, sentences))
-            bar.advance()
+        if procs == 1:
+            results = map(_make_study, jobs)
+            for st in results:
+                studies.append(st)
+                bar.advance()
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            # fork: workers need no re-import of __main__ (works from notebooks and `python -c`); they
+            # only run numpy/PIL/pydicom on their own arguments and never print or log
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context(method)) as ex:
+                for st in ex.map(_make_study, jobs, chunksize=32):
+                    studies.append(st)
+                    bar.advance()
     (_write_mimic if layout == "mimic" else _write_iu)(root, studies)
     with open(root / GROUND_TRUTH, "w", encoding="utf-8") as fh:
         for st in studies:
@@ -594,7 +631,7 @@ def ensure_dataset(root: Path, cfg) -> bool:
     tmp = root.with_name(root.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     log.info("writing %d synthetic studies (%s layout, seed %d) to %s", cfg.n, cfg.layout, cfg.seed, root)
-    generate(tmp, cfg.n, cfg.seed, cfg.layout, cfg.image_size)
+    generate(tmp, cfg.n, cfg.seed, cfg.layout, cfg.image_size, cfg.workers)
     (tmp / MARKER).write_text(json.dumps(params, sort_keys=True) + "\n")
     if root.exists():
         shutil.rmtree(root)
