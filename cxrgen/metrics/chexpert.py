@@ -1,6 +1,6 @@
 """A rule-based CheXpert-14 labeler (cxrgen's own; not the Stanford CheXpert/CheXbert labeler).
 
-Per report: lowercase and normalise the text, split sentences (. ? ! ; line breaks; not decimal points) and
+Per report: lowercase and normalise the text, split sentences (. ? ! ;, not decimal points; line breaks are only wrapping) and
 clauses (NegEx-style terminators such as "but", "however", "which", "there is"), find mentions per
 observation (``chexpert_rules.MENTIONS``; anatomy in ``SUBJECTS`` counts only with a size qualifier such
 as "enlarged" / "normal" / "borderline"), drop mentions that overlap an unmention phrase, then classify
@@ -65,7 +65,7 @@ class Labeler:
         self.unmention = {c: re.compile(b.format(_alt(p))) for c, p in R.UNMENTIONS.items()}
         self.heart_failure = re.compile(r"\b(?:chf|(?:congestive )?heart failure|congestive failure)\b")
         self.pseudo = re.compile(rf"\b(?:{R.PSEUDO_NEG})\b")
-        self.sent_end = re.compile(r"\.(?!\d)|[?!;\n]")
+        self.sent_end = re.compile(r"\.(?!\d)|[?!;]")
         self.term = re.compile(rf"\b(?:{R.TERMINATORS})\b")
         self.pre_unc_before = _words_then_end(R.PRE_NEG_UNCERTAIN_BEFORE, 4)
         self.pre_unc_after = _start_then(R.PRE_NEG_UNCERTAIN_AFTER, 3)
@@ -79,7 +79,14 @@ class Labeler:
         self.q_not = re.compile(r"\b(?:not|no|without)\b")
         self.q_stop = re.compile(r"[,:]|\band\b(?! (?:\w+ )?(?:mediastin|cardiomediastin|contour|hila|pulmonary vasc|vasculature))")
         self.slash = re.compile(r"(?<=[a-z])/(?=[a-z])")
-        self.ws = re.compile(r"[^\S\n]+")
+        # literal prefilters: skip a regex when none of its anchor substrings occurs in the report
+        self.pre_mention = {c: _union(p) for c, p in R.MENTIONS.items()}
+        self.pre_mention[_OTHER] = _union(R.OTHER)
+        self.pre_subject = {c: _union(p) for c, p in R.SUBJECTS.items()}
+        self.pre_unmention = {c: _union(p) for c, p in R.UNMENTIONS.items()}
+        self.pre_term = _union([R.TERMINATORS])
+        self.pre_pseudo = _union([R.PSEUDO_NEG])
+        self.ws = re.compile(r"\s+")  # line breaks are wrapping (MIMIC), not sentence ends
 
     # ------------------------------------------------------------------------------
     def normalise(self, text: str) -> str:
@@ -87,7 +94,9 @@ class Labeler:
         t = self.slash.sub(" or ", t)
         t = self.ws.sub(" ", t)
         # pseudo-negations ("no change in the effusion") must not negate: blank them out, keep offsets
-        return self.pseudo.sub(lambda m: "_" * len(m.group()), t)
+        if _hit(self.pre_pseudo, t):
+            t = self.pseudo.sub(lambda m: "_" * len(m.group()), t)
+        return t
 
     def classify(self, pre: str, post: str) -> int:
         if self.pre_unc_before.search(pre) or self.pre_unc_after.match(post):
@@ -105,7 +114,7 @@ class Labeler:
         for m in self.sent_end.finditer(t):
             starts.append(m.start())
             ends.append(m.end())
-        for m in self.term.finditer(t):
+        for m in (self.term.finditer(t) if _hit(self.pre_term, t) else ()):
             starts.append(m.start())
             ends.append(m.start())  # the terminator word itself begins the next clause
         starts.sort()
@@ -125,15 +134,22 @@ class Labeler:
             found.setdefault(cls, []).append(v)
 
         for cls, rx in self.mention.items():
-            unm = self.unmention.get(cls)
-            spans = [(u.start(), u.end()) for u in unm.finditer(t)] if unm is not None else ()
+            if not _hit(self.pre_mention[cls], t):
+                continue
+            spans = None
             for m in rx.finditer(t):
+                if spans is None:
+                    unm = self.unmention.get(cls)
+                    spans = [(u.start(), u.end()) for u in unm.finditer(t)] \
+                        if unm is not None and _hit(self.pre_unmention[cls], t) else ()
                 s, e = m.span()
                 if any(us < e and s < ue for us, ue in spans):
                     continue
                 left, right = bounds(s, e)
                 add(cls, self.classify(t[left:s], t[e:right]))
         for cls, rx in self.subject.items():
+            if not _hit(self.pre_subject[cls], t):
+                continue
             for m in rx.finditer(t):
                 v = self._subject(t, m.start(), m.end(), bounds)
                 if v is not None:
@@ -141,7 +157,7 @@ class Labeler:
                     spill = R.SUBJECT_SPILL.get(cls)
                     if spill and v == 1:
                         add(*spill)
-        for m in self.heart_failure.finditer(t):
+        for m in (self.heart_failure.finditer(t) if ("failure" in t or "chf" in t) else ()):
             left, right = bounds(m.start(), m.end())
             if self.classify(t[left:m.start()], t[m.end():right]) != 0:
                 add("Cardiomegaly", -1)
@@ -187,3 +203,73 @@ def default_labeler() -> Labeler:
 
 def label_reports(texts: Sequence[str]) -> list[dict[str, Label]]:
     return default_labeler().label_many(texts)
+
+
+# --------------------------------------------------------------------------------- literal prefilter
+def _union(phrases: Iterable[str]) -> Optional[tuple[str, ...]]:
+    """Anchors of an alternation; None when some phrase has none (the regex must always run)."""
+    out: set[str] = set()
+    for p in phrases:
+        a = anchors(p)
+        if "" in a:
+            return None
+        out |= a
+    # a shorter anchor contained in a longer one makes the longer redundant
+    keep = sorted(out, key=len)
+    pruned: list[str] = []
+    for a in keep:
+        if not any(b in a for b in pruned):
+            pruned.append(a)
+    return tuple(pruned)
+
+
+def _hit(anch: Optional[tuple[str, ...]], text: str) -> bool:
+    if anch is None:
+        return True
+    for a in anch:
+        if a in text:
+            return True
+    return False
+
+
+def anchors(pattern: str) -> frozenset[str]:
+    """Substrings of which at least one occurs in any text the pattern matches ('' = no usable anchor).
+
+    Lets the labeler skip a whole alternation with a few ``in`` checks when none of its words occur,
+    which is most of the time (a regex scan costs ~15 µs per report; an ``in`` check ~0.1 µs).
+    """
+    try:
+        from re import _parser as sre_parse  # Python ≥ 3.11
+    except ImportError:  # pragma: no cover
+        import sre_parse  # type: ignore[no-redef]
+    return _seq_anchors(list(sre_parse.parse(pattern)))
+
+
+def _seq_anchors(items) -> frozenset[str]:
+    try:
+        from re import _constants as c
+    except ImportError:  # pragma: no cover
+        import sre_constants as c  # type: ignore[no-redef]
+    best: frozenset[str] = frozenset([""])
+    run: list[str] = []
+
+    def better(a: frozenset[str], b: frozenset[str]) -> frozenset[str]:
+        return a if min(map(len, a)) >= min(map(len, b)) else b
+
+    for op, av in items + [(None, None)]:
+        if op is c.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            best = better(frozenset(["".join(run)]), best)
+            run = []
+        if op is c.SUBPATTERN:
+            best = better(_seq_anchors(list(av[-1])), best)
+        elif op is c.BRANCH:
+            sets = [_seq_anchors(list(b)) for b in av[1]]
+            union = frozenset().union(*sets)
+            if "" not in union:
+                best = better(union, best)
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
+            best = better(_seq_anchors(list(av[2])), best)
+    return best
