@@ -148,6 +148,7 @@ class GenerateConfig:
     repetition_penalty: float = F(1.0, "repetition penalty (R2GenGPT: 2.0)")
     length_penalty: float = F(1.0, "beam length penalty (R2GenGPT: 2.0)")
     shuffle_features: bool = F(False, "control: give each study another study's image features")
+    seed: int = F(0, "seed of the --shuffle-features permutation")
     limit: int = F(0, "only the first N records of the split (0: all)")
     batch_size: int = F(16, "studies per batch", runtime=True)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)

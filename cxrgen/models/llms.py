@@ -54,16 +54,19 @@ ARCH_CONFIGS: dict[str, dict[str, Any]] = {
                                  eos_token_id=[128001, 128008, 128009]),
 }
 
-# tiny twins: same model classes, 2 layers, d=64; the vocabulary comes from the local tokenizer
+# tiny twins: same model classes, 2 layers, d=64; the vocabulary comes from the local tokenizer.
+# initializer_range 0.2 (not 0.02): a frozen random LM initialised at 0.02 has near-uniform logits
+# (|logit| < 1) that no prefix can steer, so a prefix run on a tiny model could never learn anything.
 TINY_CONFIGS: dict[str, dict[str, Any]] = {
     "gpt2": dict(model_type="gpt2", n_embd=64, n_layer=2, n_head=4, n_positions=512, n_ctx=512,
-                 attn_pdrop=0.0, embd_pdrop=0.0, resid_pdrop=0.0, tie_word_embeddings=True),
+                 attn_pdrop=0.0, embd_pdrop=0.0, resid_pdrop=0.0, tie_word_embeddings=True,
+                 initializer_range=0.2),
     "qwen2": dict(model_type="qwen2", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                  tie_word_embeddings=True),
+                  tie_word_embeddings=True, initializer_range=0.2),
     "llama": dict(model_type="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                  tie_word_embeddings=False),
+                  tie_word_embeddings=False, initializer_range=0.2),
 }
 TINY_SEED = 1234  # fixed init seed of tiny models (frozen weights are rebuilt, never saved)
 

@@ -5,8 +5,10 @@ trainable parts (mapper, projector, LoRA, encoders …). The shared trainer (``c
 and generator (``cxrgen.stages.generate``) only talk to this interface:
 
 =========================================  ==================================================================
-``Recipe.create(cfg, meta=, device=,``     classmethod: load the LLM (``load_llm`` hook) and build the
-``dtype=, feature_dim=)``                  recipe. ``meta=True`` builds on the meta device (dry-run).
+``Recipe.create(cfg, meta=, device=,``     classmethod: load the LLM (``load_llm`` hook) and call
+``dtype=, feature_dim=)``                  ``cls(cfg, llm, feature_dim=)``. ``meta=True``: meta device
+                                           (dry-run). Subclass ``__init__`` builds its parts, then
+                                           calls ``self.freeze()``.
 ``Recipe.load_llm(cfg, ...)``              classmethod hook: ``cxrgen.models.llms.load_llm`` by default;
                                            override to pass a 4-bit ``quantization_config`` (qlora).
 ``Recipe.reads``                           what a sample needs: ``"features"`` (features.h5 rows),
@@ -110,11 +112,12 @@ class Recipe(nn.Module):
     mode: ClassVar[str] = ""
     reads: ClassVar[str] = "features"
 
-    def __init__(self, cfg: Any, llm: Any):
+    def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
         super().__init__()
         self.cfg = cfg
         self.llm = llm          # cxrgen.models.llms.LLM (model + tokenizer + source)
         self.lm = llm.model     # registered submodule: moves with .to(), wrapped by DDP
+        self.feature_dim = feature_dim  # last dim of the feature cache (None: no cache / dry-run)
 
     # --- construction ----------------------------------------------------------------------------
     @classmethod

@@ -23,7 +23,7 @@ class PrefixRecipe(Recipe):
     reads = "features"
 
     def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
-        super().__init__(cfg, llm)
+        super().__init__(cfg, llm, feature_dim)
         m = cfg.mapper
         if feature_dim is not None and feature_dim != m.in_dim:
             raise ConfigError(f"the feature cache has {feature_dim}-d embeddings but mapper.in_dim={m.in_dim}; "
