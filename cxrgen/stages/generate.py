@@ -115,6 +115,11 @@ def _read_done(work: Path) -> dict[str, dict]:
     return done
 
 
+def output_name(cfg: GenerateConfig) -> str:
+    """Artifact name under generate/<run>/: the split, or ``<split>-shuffled`` for the shuffled-features control."""
+    return f"{cfg.split}-shuffled" if cfg.shuffle_features else cfg.split
+
+
 def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False, echo: Any = None):
     validate(cfg)
     if not cfg.run:
@@ -155,11 +160,12 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
         return {"run": cfg.run, "split": cfg.split, "checkpoint": str(folder), "records": len(records),
                 "decoding": decoding(cfg)}
 
-    build = ArtifactBuild(ws, "generate", (cfg.run, cfg.split), cfg, inputs, force=force, rank=rank)
+    out_name = output_name(cfg)
+    build = ArtifactBuild(ws, "generate", (cfg.run, out_name), cfg, inputs, force=force, rank=rank)
     up = build.up_to_date()
     if up is not None:
         if echo:
-            echo(f"generate/{cfg.run}/{cfg.split} is up to date (use --force to regenerate)")
+            echo(f"generate/{cfg.run}/{out_name} is up to date (use --force to regenerate)")
         return up
     with build:
         dist.barrier()
@@ -214,7 +220,7 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
                                 "decoding": decoding(cfg), "world_size": world})
         dist.barrier()
     if echo:
-        echo(f"wrote {len(records)} predictions to generate/{cfg.run}/{cfg.split}/preds.jsonl")
+        echo(f"wrote {len(records)} predictions to generate/{cfg.run}/{out_name}/preds.jsonl")
     return m
 
 
