@@ -24,7 +24,7 @@ _E = "cxrgen.models.encoders"
 ENCODERS.register("medclip-vit", Entry(f"{_E}.medclip:build", {"dim": 512, "tokens": 0}),
                   "MedCLIP vision (Swin-T → Linear 768→512, L2-normalised), 512-d; --weights pytorch_model.bin")
 ENCODERS.register("tiny-medclip-vit", Entry(f"{_E}.medclip:build", {"dim": 512, "tokens": 0, "tiny": True}),
-                  "random tiny MedCLIP twin (2-stage Swin, 7×7 grid flattened → 512, L2-normalised; tests, demo)")
+                  "random tiny MedCLIP twin (1-stage Swin, 7×7 grid flattened → 512, L2-normalised; tests, demo)")
 ENCODERS.register("xrv-densenet121-res224-all", Entry(f"{_E}.xrv:build", {"dim": 1024, "tokens": 0, "scores": 18}),
                   "torchxrayvision DenseNet-121 res224-all: 1024-d + 18 pathology scores; --weights FILE")
 ENCODERS.register("tiny-xrv-densenet", Entry(f"{_E}.xrv:build", {"dim": 32, "tokens": 0, "scores": 18, "tiny": True}),
