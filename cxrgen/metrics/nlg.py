@@ -145,7 +145,8 @@ class Meteor:
             self._readline()  # raises with the JVM's last message
             raise
 
-    def score(self, hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> tuple[float, list[float], np.ndarray]:
+    def score(self, hyps: Sequence[str], refs: Sequence[Sequence[str]],
+              advance=None) -> tuple[float, list[float], np.ndarray]:
         if len(hyps) != len(refs):
             raise ValueError("hyps and refs differ in length")
         if not hyps:
@@ -157,9 +158,11 @@ class Meteor:
             timer.start()
             try:
                 stats = []
-                for hyp, rs in zip(hyps, refs):
+                for i, (hyp, rs) in enumerate(zip(hyps, refs), 1):
                     self._write(" ||| ".join(["SCORE", *(meteor_clean(r) for r in rs), meteor_clean(hyp)]))
                     stats.append(self._readline())
+                    if advance is not None and i % 100 == 0:
+                        advance(100)
                 self._write("EVAL ||| " + " ||| ".join(stats))
                 seg = [float(self._readline()) for _ in hyps]
                 total = float(self._readline())
@@ -343,8 +346,10 @@ def compute_nlg(hyps: Sequence[str], refs: Sequence[str], *, metrics: Sequence[s
         res.timings["bleu"] = time.perf_counter() - t
     if "meteor" in keys:
         t = time.perf_counter()
-        m = meteor or shared_meteor()
-        total, seg, stats = m.score(hyps, refs_l)
+        from cxrgen.utils.progress import progress
+        with progress("METEOR", total=n, unit="report") as bar:
+            m = meteor or shared_meteor()
+            total, seg, stats = m.score(hyps, refs_l, advance=bar.advance)
         res.scores["meteor"] = float(total)
         res.per_sample["meteor"] = np.array(seg, dtype=np.float64)
         res.meteor = meteor_chunk_column(stats)
