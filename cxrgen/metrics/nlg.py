@@ -331,6 +331,8 @@ def compute_nlg(hyps: Sequence[str], refs: Sequence[str], *, metrics: Sequence[s
     keys = expand_groups(metrics)
     res = NlgResult()
     t0 = time.perf_counter()
+    # start the METEOR JVM first: it loads its paraphrase table (~10-20 s) while Python computes the rest
+    m = (meteor or shared_meteor()) if "meteor" in keys and hyps else None
     if tokenize == "ptb":
         both = ptb_tokenize(list(refs) + list(hyps))
         refs, hyps = both[:len(refs)], both[len(refs):]
@@ -344,16 +346,6 @@ def compute_nlg(hyps: Sequence[str], refs: Sequence[str], *, metrics: Sequence[s
         for k in range(4):
             res.scores[f"bleu_{k + 1}"] = float(b[k])
         res.timings["bleu"] = time.perf_counter() - t
-    if "meteor" in keys:
-        t = time.perf_counter()
-        from cxrgen.utils.progress import progress
-        with progress("METEOR", total=n, unit="report") as bar:
-            m = meteor or shared_meteor()
-            total, seg, stats = m.score(hyps, refs_l, advance=bar.advance)
-        res.scores["meteor"] = float(total)
-        res.per_sample["meteor"] = np.array(seg, dtype=np.float64)
-        res.meteor = meteor_chunk_column(stats)
-        res.timings["meteor"] = time.perf_counter() - t
     if "rouge_l" in keys:
         from pycocoevalcap.rouge.rouge import Rouge
         t = time.perf_counter()
@@ -375,5 +367,16 @@ def compute_nlg(hyps: Sequence[str], refs: Sequence[str], *, metrics: Sequence[s
         else:
             res.per_sample["cider"], res.scores["cider"] = np.zeros(0), 0.0
         res.timings["cider"] = time.perf_counter() - t
+    if "meteor" in keys and n:
+        t = time.perf_counter()
+        from cxrgen.utils.progress import progress
+        with progress("METEOR", total=n, unit="report") as bar:
+            total, seg, stats = (m or meteor or shared_meteor()).score(hyps, refs_l, advance=bar.advance)
+        res.scores["meteor"] = float(total)
+        res.per_sample["meteor"] = np.array(seg, dtype=np.float64)
+        res.meteor = meteor_chunk_column(stats)
+        res.timings["meteor"] = time.perf_counter() - t
+    elif "meteor" in keys:
+        res.scores["meteor"], res.per_sample["meteor"], res.meteor = 0.0, np.zeros(0), np.zeros((0, Meteor.N_STATS))
     res.scores = {k: res.scores[k] for k in NLG_KEYS if k in res.scores and k in keys}
     return res
