@@ -77,6 +77,26 @@ def decoding(cfg: GenerateConfig) -> dict:
             "do_sample": False, "shuffle_features": cfg.shuffle_features, "seed": cfg.seed}
 
 
+class RepetitionPenalty:
+    """CTRL-style repetition penalty over the generated tokens (what R2GenGPT gets from HF with inputs_embeds).
+
+    transformers' own processor, given left-padded ``inputs_embeds``, skips each row's first
+    ``pad length`` *generated* tokens (it takes them for prompt), so batched and single decoding would
+    differ; this one penalises every token generated so far, the same in any batch.
+    """
+
+    def __init__(self, penalty: float):
+        self.penalty = penalty
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[1] == 0:
+            return scores
+        import torch
+        score = scores.gather(1, input_ids)
+        score = torch.where(score < 0, score * self.penalty, score / self.penalty)
+        return scores.scatter(1, input_ids, score)
+
+
 def generate_batch(recipe: Any, batch: dict, cfg: GenerateConfig, device: Any) -> list[str]:
     """Decode one collated (left-padded) batch; returns the texts, special tokens stripped."""
     import torch
@@ -89,7 +109,8 @@ def generate_batch(recipe: Any, batch: dict, cfg: GenerateConfig, device: Any) -
                   num_beams=cfg.beams, do_sample=False, eos_token_id=recipe.llm.eos_id,
                   pad_token_id=recipe.llm.pad_id, use_cache=True)
         if cfg.repetition_penalty != 1.0:
-            kw["repetition_penalty"] = cfg.repetition_penalty
+            from transformers import LogitsProcessorList
+            kw["logits_processor"] = LogitsProcessorList([RepetitionPenalty(cfg.repetition_penalty)])
         if cfg.beams > 1:
             kw["length_penalty"] = cfg.length_penalty
             kw["early_stopping"] = True
