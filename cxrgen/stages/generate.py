@@ -7,7 +7,8 @@ so a killed run resumes by skipping the ids already written. Under torchrun ever
 shard (``preds.rank-N.jsonl``) of the remaining ids and rank 0 merges them in record order.
 
 ``--shuffle-features`` is a control: each study gets the images (hence features) of another study,
-by a fixed derangement drawn from ``seed``; the references stay with their own study.
+by a fixed derangement drawn from ``seed``; the references stay with their own study. Its
+predictions go to generate/<run>/<split>-shuffled/ so they never replace the real ones.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def shuffled(records: list, seed: int) -> list:
         src, dst = records[order[(i + 1) % n]], records[order[i]]
         out[order[i]] = replace(dst, images=src.images)
     return out
+
+
+def output_split(cfg: GenerateConfig) -> str:
+    """Folder of the predictions: ``<split>``, or ``<split>-shuffled`` for the shuffled-features control."""
+    return f"{cfg.split}-shuffled" if cfg.shuffle_features else cfg.split
 
 
 def decoding(cfg: GenerateConfig) -> dict:
@@ -176,11 +182,12 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
         return {"run": cfg.run, "split": cfg.split, "checkpoint": str(folder), "records": len(records),
                 "decoding": decoding(cfg)}
 
-    build = ArtifactBuild(ws, "generate", (cfg.run, cfg.split), cfg, inputs, force=force, rank=rank)
+    key = output_split(cfg)
+    build = ArtifactBuild(ws, "generate", (cfg.run, key), cfg, inputs, force=force, rank=rank)
     up = build.up_to_date()
     if up is not None:
         if echo:
-            echo(f"generate/{cfg.run}/{cfg.split} is up to date (use --force to regenerate)")
+            echo(f"generate/{cfg.run}/{key} is up to date (use --force to regenerate)")
         return up
     with build:
         dist.barrier()
@@ -235,7 +242,7 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
                                 "decoding": decoding(cfg), "world_size": world})
         dist.barrier()
     if echo:
-        echo(f"wrote {len(records)} predictions to generate/{cfg.run}/{cfg.split}/preds.jsonl")
+        echo(f"wrote {len(records)} predictions to generate/{cfg.run}/{key}/preds.jsonl")
     return m
 
 

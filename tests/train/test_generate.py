@@ -117,7 +117,8 @@ def test_generate_cli_manifest_and_errors(trained):
     shuffled = run_cli("generate", "--run", "r", "--shuffle-features", "--max-new-tokens", "5", "--limit", "3",
                        workspace=ws.root)
     assert shuffled.code == 0
-    assert json.loads((ws.root / "generate/r/test/manifest.json").read_text())["extra"]["decoding"]["shuffle_features"]
+    assert json.loads((ws.root / "generate/r/test-shuffled/manifest.json").read_text())["extra"]["decoding"]["shuffle_features"]
+    assert json.loads((ws.root / "generate/r/test/manifest.json").read_text())["counts"]["predictions"] == 3
 
 
 def test_repetition_penalty_matches_transformers_on_unpadded_rows():
