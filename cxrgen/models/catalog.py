@@ -45,6 +45,7 @@ LLMS.register("gpt2", Entry(_L, {"hf": "openai-community/gpt2"}), "GPT-2 small (
 LLMS.register("gpt2-medium", Entry(_L, {"hf": "openai-community/gpt2-medium"}), "GPT-2 medium (355M), d=1024")
 LLMS.register("qwen1.5-0.5b", Entry(_L, {"hf": "Qwen/Qwen1.5-0.5B"}), "Qwen1.5-0.5B, d=1024")
 LLMS.register("llama2-7b-chat", Entry(_L, {"hf": "meta-llama/Llama-2-7b-chat-hf"}), "Llama-2-7B-chat (R2GenGPT), d=4096")
+LLMS.register("llama2-7b", Entry(_L, {"hf": "meta-llama/Llama-2-7b-hf"}), "Llama-2-7B base (dual-encoder paper), d=4096")
 LLMS.register("llama3.1-8b-instruct", Entry(_L, {"hf": "meta-llama/Llama-3.1-8B-Instruct"}),
               "Llama-3.1-8B-Instruct (LLaMA-XR), d=4096")
 LLMS.register("tiny-gpt2", Entry(_L, {"tiny": "gpt2"}), "random 2-layer GPT-2 with a local tokenizer (tests, demo)")
