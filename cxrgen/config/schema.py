@@ -35,6 +35,7 @@ class PrepareConfig:
     layout: Literal["mimic", "iu"] = F("mimic", "synthetic: on-disk layout")
     image_size: int = F(320, "synthetic: image side in pixels (256–512)")
     on_error: Literal["fail", "skip"] = F("skip", "unreadable/missing report: fail, or skip and count")
+    workers: int = F(0, "synthetic: processes drawing images (0: one per CPU core, at most 4)", runtime=True)
 
     def __post_init__(self) -> None:
         if self.per_image and self.dataset == "iu" and not self.images:
@@ -147,6 +148,7 @@ class GenerateConfig:
     repetition_penalty: float = F(1.0, "repetition penalty (R2GenGPT: 2.0)")
     length_penalty: float = F(1.0, "beam length penalty (R2GenGPT: 2.0)")
     shuffle_features: bool = F(False, "control: give each study another study's image features")
+    seed: int = F(0, "seed of the --shuffle-features permutation")
     limit: int = F(0, "only the first N records of the split (0: all)")
     batch_size: int = F(16, "studies per batch", runtime=True)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
@@ -159,4 +161,19 @@ class ScoreConfig:
     uncertain: Literal["pos", "neg"] = F("pos", "headline CE binarisation of uncertain (-1) labels")
     bootstrap: int = F(1000, "bootstrap resamples for 95% intervals (0: off)")
     seed: int = F(12345, "bootstrap / permutation seed")
+    permutations: int = F(10000, "approximate randomization trials for --compare (0: off)")
     reference_labels: str = F("auto", "auto: data set labels when present, else the labeler on reference text; labeler: always label text")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    n: int = F(1200, "synthetic studies")
+    seed: int = F(0, "seed for data, init and shuffling")
+    encoder: str = F("tiny-medclip-vit", "image encoder (tiny twin: no download)")
+    llm: str = F("tiny-gpt2", "language model (tiny twin: no download)")
+    epochs: int = F(8, "training epochs")
+    lr: float = F(1e-3, "peak learning rate")
+    batch_size: int = F(16, "training batch size")
+    max_len: int = F(64, "max report tokens")
+    max_new_tokens: int = F(64, "generation length limit")
+    bootstrap: int = F(200, "bootstrap resamples for the score intervals")
