@@ -54,6 +54,8 @@ ARCH_CONFIGS: dict[str, dict[str, Any]] = {
                                  eos_token_id=[128001, 128008, 128009]),
 }
 
+ARCH_CONFIGS["llama2-7b"] = dict(ARCH_CONFIGS["llama2-7b-chat"])  # same architecture, base weights
+
 # tiny twins: same model classes, 2 layers, d=64; the vocabulary comes from the local tokenizer.
 # initializer_range 0.2 (not 0.02): a frozen random LM initialised at 0.02 has near-uniform logits
 # (|logit| < 1) that no prefix can steer, so a prefix run on a tiny model could never learn anything.
