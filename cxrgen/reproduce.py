@@ -96,27 +96,8 @@ def scores_path(workspace: str | Path, s: Setting) -> Path:
     return Path(workspace) / "score" / s.name / "test" / "scores.json"
 
 
-def _find(obj, key: str):
-    """The value of ``key`` anywhere in a scores.json (a number, or a dict with value/mean/point)."""
-    if isinstance(obj, dict):
-        if key in obj:
-            v = obj[key]
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                return float(v)
-            if isinstance(v, dict):
-                for k in ("value", "mean", "point", "score"):
-                    if isinstance(v.get(k), (int, float)):
-                        return float(v[k])
-        for v in obj.values():
-            got = _find(v, key)
-            if got is not None:
-                return got
-    return None
-
-
-_CE_KEYS = {"ce_precision": ("ce_precision", "micro_precision", "precision"),
-            "ce_recall": ("ce_recall", "micro_recall", "recall"),
-            "ce_f1": ("ce_f1", "micro_f1", "f1")}
+# R2GenGPT's clinical efficacy (Table 2) follows R2Gen: CheXpert-14 labels, micro-averaged
+_KEYS = {"ce_precision": "ce_micro_precision_14", "ce_recall": "ce_micro_recall_14", "ce_f1": "ce_micro_f1_14"}
 
 
 def compare(s: Setting, scores_file: Path | None) -> list[dict]:
@@ -129,13 +110,11 @@ def compare(s: Setting, scores_file: Path | None) -> list[dict]:
             data = None
         except json.JSONDecodeError as e:
             raise InputError(f"{scores_file}: not valid JSON ({e}); re-run `cxrgen score`") from None
-        if data is not None:
-            for m in METRICS:
-                for k in _CE_KEYS.get(m, (m,)):
-                    v = _find(data, k)
-                    if v is not None:
-                        ours[m] = v
-                        break
+        metrics = (data or {}).get("metrics") or {}
+        for m in METRICS:
+            v = metrics.get(_KEYS.get(m, m))
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                ours[m] = float(v)
     rows = []
     for m in METRICS:
         if m not in s.numbers or s.numbers[m] is None:

@@ -55,6 +55,8 @@ ARCH_CONFIGS: dict[str, dict[str, Any]] = {
 }
 ARCH_CONFIGS["llama2-7b"] = dict(ARCH_CONFIGS["llama2-7b-chat"])  # base model: same architecture
 
+ARCH_CONFIGS["llama2-7b"] = dict(ARCH_CONFIGS["llama2-7b-chat"])  # same architecture, base weights
+
 # tiny twins: same model classes, 2 layers, d=64; the vocabulary comes from the local tokenizer.
 # initializer_range 0.2 (not 0.02): a frozen random LM initialised at 0.02 has near-uniform logits
 # (|logit| < 1) that no prefix can steer, so a prefix run on a tiny model could never learn anything.
