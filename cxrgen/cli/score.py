@@ -1,14 +1,108 @@
-"""`cxrgen score` (being built in issue #6)."""
+"""`cxrgen score`: BLEU, METEOR, ROUGE-L, CIDEr and clinical efficacy with bootstrap intervals."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
+from cxrgen.cli.common import build_config, csv_list, emit_json, workspace
 
-def score(ctx: typer.Context) -> None:
-    """Arrives with issue #6.
 
-    Example: cxrgen score --help
+def score(
+    ctx: typer.Context,
+    preds: Optional[Path] = typer.Argument(None, help="A preds.jsonl (id, prediction, reference per line); "
+                                                      "omit it to score a workspace run with --run/--split.",
+                                           show_default=False),
+    run: Optional[str] = typer.Option(None, "--run", help="Workspace mode: score generate/<run>/<split>/preds.jsonl."),
+    split: Optional[str] = typer.Option(None, "--split", help="Workspace mode: split (default test)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="File mode: folder for scores.json and per_sample.jsonl "
+                                                           "(default: print only)."),
+    records: Optional[Path] = typer.Option(None, "--records", help="records.jsonl whose 'labels' are the reference labels "
+                                                                   "(joined by id); workspace mode finds the prepared set itself."),
+    compare: Optional[Path] = typer.Option(None, "--compare", help="Another system's preds.jsonl on the same references: "
+                                                                  "paired bootstrap and randomization test."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated groups: bleu,meteor,rouge_l,cider,ce."),
+    tokenize: Optional[str] = typer.Option(None, "--tokenize", help="none (as given; R2Gen/R2GenGPT) | ptb."),
+    uncertain: Optional[str] = typer.Option(None, "--uncertain", help="Headline CE: uncertain labels count as pos | neg."),
+    bootstrap: Optional[int] = typer.Option(None, "--bootstrap", help="Bootstrap resamples for 95% intervals (0: off; default 1000)."),
+    permutations: Optional[int] = typer.Option(None, "--permutations", help="Randomization trials for --compare (default 10000)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the bootstrap and randomization."),
+    reference_labels: Optional[str] = typer.Option(None, "--reference-labels", help="auto (data set labels when present) | labeler."),
+    as_json: bool = typer.Option(False, "--json", help="Print scores.json to stdout instead of a table."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file."),
+    force: bool = typer.Option(False, "--force", help="Workspace mode: rescore even if up to date."),
+) -> None:
+    """Score generated reports: BLEU-1..4, METEOR, ROUGE-L, CIDEr (pycocoevalcap, exact) and CheXpert CE.
+
+    Strings are scored as given (cleaning belongs to prepare); CE uses cxrgen's rule-based labeler.
+    Never uses the network. METEOR needs Java.
+
+    Example: cxrgen score preds.jsonl --out scores/ --bootstrap 1000
+    Example: cxrgen score --run r2gengpt-shallow --split test
+    Example: cxrgen score a.jsonl --compare b.jsonl
     """
-    from cxrgen.errors import CxrgenError
-    raise CxrgenError("`cxrgen score` is not available in this build yet (issue #6)")
+    import json
+
+    from cxrgen.config.schema import ScoreConfig
+    from cxrgen.errors import ConfigError
+    from cxrgen.stages import score as stage
+    cfg = build_config(ScoreConfig, config, None, metrics=csv_list(metrics), tokenize=tokenize,
+                       uncertain=uncertain, bootstrap=bootstrap, permutations=permutations, seed=seed,
+                       reference_labels=reference_labels)
+    if preds is not None and run is not None:
+        raise ConfigError("give either PREDS.jsonl or --run/--split, not both")
+    if preds is None and run is None:
+        raise ConfigError("nothing to score: give PREDS.jsonl or --run NAME [--split test]")
+    if preds is not None:
+        if split is not None:
+            raise ConfigError("--split belongs to workspace mode (--run); a preds file is scored as a whole")
+        doc = stage.score_file(cfg, preds, out=out, records=records, compare=compare)
+        where = f"{out}" if out else None
+    else:
+        if out is not None or compare is not None:
+            raise ConfigError("--out and --compare work on preds files; in workspace mode scores go to score/<run>/<split>/")
+        ws = workspace(ctx)
+        stage.run(cfg, ws=ws, run_name=run, split=split or "test", force=force, records=records)
+        folder = ws.artifact_dir("score", run, split or "test")
+        doc = json.loads((folder / "scores.json").read_text(encoding="utf-8"))
+        where = str(folder)
+    if as_json:
+        emit_json(doc)
+    else:
+        print_table(doc, where)
+
+
+def print_table(doc: dict, where: Optional[str]) -> None:
+    from rich.table import Table
+
+    from cxrgen.cli.common import console
+    c = console()
+    cmp = doc.get("compare")
+    t = Table(title=f"{doc['counts']['reports']} reports", title_justify="left")
+    t.add_column("metric", no_wrap=True)
+    t.add_column("value", justify="right")
+    t.add_column("95% CI", justify="right", no_wrap=True)
+    if cmp:
+        t.add_column("other", justify="right")
+        t.add_column("Δ", justify="right")
+        t.add_column("p (boot / AR)", justify="right")
+    for k, v in doc["metrics"].items():
+        if k.startswith("ce_") and not k.split("_")[-2] == "f1":
+            continue  # precision/recall are in scores.json / --json
+        ci = doc.get("ci95", {}).get(k)
+        row = [k, f"{v:.4f}", f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "–"]
+        if cmp:
+            o = cmp["other_metrics"].get(k)
+            pb = cmp["paired_bootstrap"]["results"].get(k, {})
+            ar = cmp["randomization"]["results"].get(k, {})
+            row += [f"{o:.4f}" if o is not None else "–", f"{cmp['delta'].get(k, 0):+.4f}",
+                    f"{pb.get('p', float('nan')):.3f} / {ar.get('p', float('nan')):.4f}"]
+        t.add_row(*row)
+    c.print(t)
+    s = doc["settings"]
+    c.print(f"tokenize={s['tokenize']} uncertain={s['uncertain']} bootstrap={s['bootstrap']} seed={s['seed']}; "
+            f"reference labels: {s['reference_labels']}")
+    if where:
+        c.print(f"wrote {where}/scores.json and per_sample.jsonl")

@@ -1,0 +1,1 @@
+"""Report metrics: NLG (pycocoevalcap), clinical efficacy (rule-based CheXpert labeler), bootstrap."""

@@ -1,0 +1,366 @@
+"""score: preds.jsonl (``id``, ``prediction``, ``reference``) → scores.json + per_sample.jsonl.
+
+Two ways in:
+
+* a file: ``score_file(cfg, "preds.jsonl", out="dir")`` (any tool's predictions);
+* the workspace: ``run(cfg, ws=ws, run_name=..., split=...)`` reads ``generate/<run>/<split>/preds.jsonl``
+  and writes ``score/<run>/<split>/`` through :class:`ArtifactBuild`.
+
+Nothing is written until every number is computed; bad input is one ``InputError`` line. Never uses the
+network (pycocoevalcap scorers are instantiated directly; SPICE is never built).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from cxrgen.config.schema import ScoreConfig
+from cxrgen.errors import ConfigError, InputError
+from cxrgen.workspace.hashing import file_sha256, json_hash
+
+log = logging.getLogger("cxrgen.score")
+
+GROUPS = ("bleu", "meteor", "rouge_l", "cider", "ce")
+LABELER_NAME = "cxrgen-rules-1 (rule-based CheXpert-style; not the Stanford CheXpert/CheXbert labeler)"
+HEADLINE_CE = [(avg, stat) for avg in ("micro", "macro", "example") for stat in ("precision", "recall", "f1")]
+
+
+# --------------------------------------------------------------------------------- input
+@dataclass
+class Preds:
+    path: Path
+    ids: list[str]
+    hyps: list[str]
+    refs: list[str]
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the reference set: the (id, reference) pairs, independent of line order."""
+        return json_hash(sorted(zip(self.ids, self.refs)))
+
+
+def load_preds(path: str | Path) -> Preds:
+    path = Path(path)
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found; give a preds.jsonl with id, prediction, reference per line") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; give the preds.jsonl file") from None
+    ids, hyps, refs, seen = [], [], [], {}
+    with f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{path} line {lineno}: not valid JSON ({e.msg}); fix or remove the line") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{path} line {lineno}: expected a JSON object with id, prediction, reference")
+            missing = [k for k in ("id", "prediction", "reference") if k not in row]
+            if missing:
+                raise InputError(f"{path} line {lineno}: missing field(s) {', '.join(map(repr, missing))} "
+                                 "(each line needs id, prediction, reference)")
+            rid = row["id"]
+            if not isinstance(rid, (str, int)) or isinstance(rid, bool) or str(rid) == "":
+                raise InputError(f"{path} line {lineno}: field 'id' must be a non-empty string or integer")
+            for k in ("prediction", "reference"):
+                if not isinstance(row[k], str):
+                    raise InputError(f"{path} line {lineno}: field {k!r} must be a string, got {type(row[k]).__name__}")
+            rid = str(rid)
+            if rid in seen:
+                raise InputError(f"{path} line {lineno}: duplicate id {rid!r} (first on line {seen[rid]}); ids must be unique")
+            seen[rid] = lineno
+            ids.append(rid)
+            hyps.append(row["prediction"])
+            refs.append(row["reference"])
+    if not ids:
+        raise InputError(f"{path}: no predictions (empty file)")
+    return Preds(path, ids, hyps, refs)
+
+
+def labels_from_records(records: Path, ids: list[str]) -> tuple[Optional[list[dict]], str]:
+    """Reference labels from records.jsonl joined by id: (labels or None, note). Unknown ids are an error."""
+    from cxrgen.utils.io import read_jsonl
+    by_id: dict[str, dict] = {}
+    for row in read_jsonl(records, required=("id",)):
+        by_id[str(row["id"])] = row.get("labels") or {}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise InputError(f"{len(missing)} of {len(ids)} prediction ids are not in {records} (first: {missing[0]!r}); "
+                         "predictions and references must come from the same prepared data set")
+    labels = [by_id[i] for i in ids]
+    if not all(labels):
+        n = sum(1 for x in labels if not x)
+        return None, f"{n} of {len(ids)} records in {records} carry no labels"
+    return [{k: (None if v is None or (isinstance(v, float) and v != v) else int(v)) for k, v in lab.items()}
+            for lab in labels], ""
+
+
+# --------------------------------------------------------------------------------- compute
+@dataclass
+class Scored:
+    preds: Preds
+    metrics: dict[str, float] = field(default_factory=dict)
+    ce: dict[str, Any] = field(default_factory=dict)
+    stats: Any = None
+    per_sample: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def check_config(cfg: ScoreConfig) -> list[str]:
+    groups = list(dict.fromkeys(cfg.metrics))
+    bad = [g for g in groups if g not in GROUPS]
+    if bad or not groups:
+        raise ConfigError(f"--metrics {','.join(cfg.metrics)}: unknown {', '.join(map(repr, bad)) or 'empty list'}; "
+                          f"choose from {','.join(GROUPS)}")
+    if cfg.bootstrap < 0 or cfg.permutations < 0:
+        raise ConfigError("--bootstrap and --permutations must be >= 0")
+    if cfg.reference_labels not in ("auto", "labeler"):
+        raise ConfigError(f"reference_labels {cfg.reference_labels!r}: choose auto or labeler")
+    if "meteor" in groups or cfg.tokenize == "ptb":
+        from cxrgen.metrics.nlg import java_path
+        java_path()  # DependencyError with install instructions before any work
+    return groups
+
+
+def compute(cfg: ScoreConfig, preds: Preds, ref_labels: Optional[list[dict]]) -> Scored:
+    from cxrgen.metrics import bootstrap as bs
+    from cxrgen.metrics import ce as cem
+    from cxrgen.metrics.chexpert import CLASSES, label_reports
+    from cxrgen.metrics.nlg import bleu_from_totals_vec, compute_nlg
+    groups = check_config(cfg)
+    out = Scored(preds)
+    nlg_groups = [g for g in groups if g != "ce"]
+    blocks: dict[str, np.ndarray] = {}
+    per: dict[str, np.ndarray] = {}
+    if nlg_groups:
+        r = compute_nlg(preds.hyps, preds.refs, metrics=nlg_groups, tokenize=cfg.tokenize)
+        out.metrics.update(r.scores)
+        out.timings.update(r.timings)
+        if r.bleu is not None:
+            blocks["bleu"] = r.bleu
+            per["bleu_4"] = bleu_from_totals_vec(r.bleu)[:, 3]
+        if r.meteor is not None:
+            blocks["meteor"] = r.meteor
+        for k in ("rouge_l", "cider"):
+            if k in r.per_sample:
+                blocks[k] = r.per_sample[k][:, None]
+        per.update(r.per_sample)
+    hyp_labels = ref_l = None
+    if "ce" in groups:
+        t = time.perf_counter()
+        hyp_labels = label_reports(preds.hyps)
+        ref_l = ref_labels if ref_labels is not None else label_reports(preds.refs)
+        variants: dict[str, Any] = {}
+        for unc in cem.UNCERTAIN:
+            v = variants[f"uncertain={unc}"] = {}
+            for subset, classes in cem.SUBSETS.items():
+                rm, hm = cem.binarize(ref_l, classes, unc), cem.binarize(hyp_labels, classes, unc)
+                v[subset] = {"scores": cem.ce_scores(rm, hm), "per_class": cem.per_class(rm, hm, classes)}
+                if unc == cfg.uncertain:
+                    blocks[f"ce:{subset}"] = bs.ce_block(rm, hm)
+                    for avg, stat in HEADLINE_CE:
+                        out.metrics[cem.headline_key(avg, stat, subset)] = v[subset]["scores"][f"{avg}_{stat}"]
+        out.ce = {"variants": variants, "classes": list(CLASSES), "five": list(cem.FIVE)}
+        out.timings["ce"] = time.perf_counter() - t
+    out.stats = bs.Stats(blocks, len(preds.ids))
+    for i, rid in enumerate(preds.ids):
+        row: dict[str, Any] = {"id": rid}
+        for k in ("bleu_4", "meteor", "rouge_l", "cider"):
+            if k in per:
+                row[k] = float(per[k][i])
+        if hyp_labels is not None:
+            row["labels"] = hyp_labels[i]
+            row["reference_labels"] = {c: ref_l[i].get(c) for c in CLASSES}
+        out.per_sample.append(row)
+    return out
+
+
+_JAVA: Optional[str] = None
+
+
+def java_version() -> Optional[str]:
+    global _JAVA
+    if _JAVA is None:
+        import os
+        import shutil
+        java = shutil.which("java")
+        release = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(java))), "release") if java else ""
+        try:  # the JDK's release file says it without starting a JVM
+            with open(release, encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("JAVA_VERSION="):
+                        _JAVA = "java " + line.split("=", 1)[1].strip().strip('"')
+                        return _JAVA
+        except OSError:
+            pass
+        try:
+            p = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
+            _JAVA = (p.stderr or p.stdout).strip().splitlines()[0]
+        except (OSError, subprocess.SubprocessError, IndexError):
+            _JAVA = ""
+    return _JAVA or None
+
+
+def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, compare: Optional[dict] = None) -> dict:
+    from cxrgen.metrics import bootstrap as bs
+    from cxrgen.workspace.manifest import package_versions
+    t = time.perf_counter()
+    ci = bs.bootstrap_ci(scored.stats, cfg.bootstrap, cfg.seed)
+    scored.timings["bootstrap"] = time.perf_counter() - t
+    n = len(scored.preds.ids)
+    doc = {
+        "metrics": scored.metrics,
+        "ci95": {k: ci[k]["ci95"] for k in scored.metrics if k in ci},
+        "bootstrap": {k: {"mean": ci[k]["mean"], "stderr": ci[k]["stderr"]} for k in scored.metrics if k in ci},
+        "ce": scored.ce,
+        "counts": {"reports": n, "empty_predictions": sum(1 for h in scored.preds.hyps if not h.strip()),
+                   "empty_references": sum(1 for r in scored.preds.refs if not r.strip())},
+        "settings": {
+            "metrics": list(dict.fromkeys(cfg.metrics)), "tokenize": cfg.tokenize, "uncertain": cfg.uncertain,
+            "bootstrap": cfg.bootstrap, "seed": cfg.seed, "reference_labels": reference_labels,
+            "labeler": LABELER_NAME,
+            "conventions": {
+                "bleu": "corpus BLEU, closest reference length (pycocoevalcap Bleu(4))",
+                "meteor": "corpus METEOR 1.5 (-l en -norm), jar EVAL over per-report SCORE statistics",
+                "rouge_l": "mean of per-report ROUGE-L F (beta 1.2)",
+                "cider": "CIDEr-D mean of per-report values; idf from this set's references (not comparable across subsets)",
+                "ce": "labels 1/0/-1/blank; uncertain counted as the headline says; example-based: empty-empty report scores 0 "
+                      "(example_empty1: 1)",
+                "ci95": "paired percentile bootstrap over reports (sufficient statistics, CIDEr idf frozen)",
+            },
+        },
+        "reference_fingerprint": scored.preds.fingerprint,
+        "predictions": {"path": str(scored.preds.path.resolve()), "sha256": file_sha256(scored.preds.path)},
+        "packages": {**package_versions(), **({"java": java_version()} if java_version() else {})},
+        "timings": {k: round(v, 3) for k, v in scored.timings.items()},
+    }
+    if compare:
+        doc["compare"] = compare
+    return doc
+
+
+def compare_with(cfg: ScoreConfig, a: Scored, other: Path, ref_labels: Optional[list[dict]]) -> dict:
+    from cxrgen.metrics import bootstrap as bs
+    b_preds = load_preds(other)
+    if b_preds.fingerprint != a.preds.fingerprint:
+        raise InputError(f"refusing to compare {a.preds.path} with {other}: their reference sets differ "
+                         f"(fingerprints {a.preds.fingerprint[:12]} vs {b_preds.fingerprint[:12]}); "
+                         "score both systems against the same ids and reference texts")
+    order = {rid: i for i, rid in enumerate(b_preds.ids)}
+    idx = [order[rid] for rid in a.preds.ids]
+    b_preds = Preds(b_preds.path, [b_preds.ids[i] for i in idx], [b_preds.hyps[i] for i in idx],
+                    [b_preds.refs[i] for i in idx])
+    b = compute(cfg, b_preds, ref_labels)
+    n_boot = cfg.bootstrap or 1000
+    t = time.perf_counter()
+    pb = bs.paired_bootstrap(a.stats, b.stats, n_boot, cfg.seed)
+    ar = bs.randomization_test(a.stats, b.stats, cfg.permutations, cfg.seed)
+    return {"other": str(Path(other).resolve()), "other_metrics": b.metrics,
+            "delta": {k: a.metrics[k] - b.metrics[k] for k in a.metrics if k in b.metrics},
+            "paired_bootstrap": {"resamples": n_boot, "seed": cfg.seed, "results": pb},
+            "randomization": {"trials": cfg.permutations, "seed": cfg.seed, "results": ar},
+            "seconds": round(time.perf_counter() - t, 3)}
+
+
+def _reference_labels(cfg: ScoreConfig, preds: Preds, records: Optional[Path]) -> tuple[Optional[list[dict]], str]:
+    if "ce" not in cfg.metrics:
+        return None, "not used (no ce)"
+    if cfg.reference_labels == "labeler":
+        return None, "labeler on reference text (reference_labels=labeler)"
+    if records is None:
+        return None, "labeler on reference text (no prepared data set labels given)"
+    labels, why = labels_from_records(records, preds.ids)
+    if labels is None:
+        return None, f"labeler on reference text ({why})"
+    return labels, f"data set labels from {records}"
+
+
+def _write(folder: Path, doc: dict, per_sample: list[dict]) -> None:
+    from cxrgen.utils.io import atomic_write_json, write_jsonl
+    from cxrgen.workspace.layout import FILES
+    write_jsonl(folder / FILES["per_sample"], per_sample)
+    atomic_write_json(folder / FILES["scores"], doc)  # last: its presence means the folder is complete
+
+
+# --------------------------------------------------------------------------------- entry points
+def score_file(cfg: ScoreConfig, preds_path: str | Path, *, out: Optional[str | Path] = None,
+               records: Optional[str | Path] = None, compare: Optional[str | Path] = None) -> dict:
+    check_config(cfg)
+    preds = load_preds(preds_path)
+    ref_labels, source = _reference_labels(cfg, preds, Path(records) if records else None)
+    scored = compute(cfg, preds, ref_labels)
+    cmp = compare_with(cfg, scored, Path(compare), ref_labels) if compare else None
+    doc = build_scores(cfg, scored, reference_labels=source, compare=cmp)
+    if out:
+        _write(Path(out), doc, scored.per_sample)
+    return doc
+
+
+def _find_prepare(ws, manifest, depth: int = 0) -> Optional[dict]:
+    """Follow artifact inputs upstream (generate → train → embed → prepare) to the prepare entry."""
+    from cxrgen.workspace.manifest import read_manifest
+    for entry in manifest.inputs:
+        if entry.get("kind") != "artifact":
+            continue
+        if entry.get("stage") == "prepare":
+            return entry
+    if depth > 4:
+        return None
+    for entry in manifest.inputs:
+        if entry.get("kind") == "artifact" and entry.get("stage") in ("train", "embed", "generate"):
+            try:
+                up = read_manifest(ws.artifact_dir(entry["stage"], *entry["key"]))
+            except Exception:  # noqa: BLE001 - a broken upstream only means no data set labels
+                continue
+            found = _find_prepare(ws, up, depth + 1)
+            if found:
+                return found
+    return None
+
+
+def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False, dry_run: bool = False,
+        records: Optional[str | Path] = None):
+    """Score ``generate/<run>/<split>/preds.jsonl`` into ``score/<run>/<split>/``; returns the manifest."""
+    from cxrgen.workspace.artifact import ArtifactBuild, upstream
+    from cxrgen.workspace.hashing import raw_input
+    from cxrgen.workspace.layout import FILES
+    check_config(cfg)
+    entry, gen_manifest = upstream(ws, "generate", run_name, split)
+    inputs = [entry]
+    rec_path: Optional[Path] = Path(records) if records else None
+    if "ce" in cfg.metrics and cfg.reference_labels == "auto":
+        if rec_path is not None:
+            inputs.append(raw_input(rec_path))
+        else:
+            prep = _find_prepare(ws, gen_manifest)
+            if prep is not None and ws.records_path(*prep["key"]).is_file():
+                rec_path = ws.records_path(*prep["key"])
+                inputs.append(prep)
+    build = ArtifactBuild(ws, "score", (run_name, split), cfg, inputs, force=force)
+    if (m := build.up_to_date()):
+        log.info("score/%s/%s is up to date", run_name, split)
+        return m
+    preds = load_preds(ws.preds_path(run_name, split))
+    if dry_run:
+        log.info("dry run: %d predictions would be scored", len(preds.ids))
+        return None
+    ref_labels, source = _reference_labels(cfg, preds, rec_path)
+    scored = compute(cfg, preds, ref_labels)
+    doc = build_scores(cfg, scored, reference_labels=source)
+    with build:
+        _write(build.work_dir, doc, scored.per_sample)
+        return build.commit([FILES["scores"], FILES["per_sample"]],
+                            counts={"reports": len(preds.ids)},
+                            extra={"reference_fingerprint": preds.fingerprint, "reference_labels": source,
+                                   "metrics": scored.metrics})

@@ -1,0 +1,72 @@
+"""The rule-based CheXpert labeler: negation, uncertainty, No Finding, and agreement with OpenI MeSH tags."""
+
+from __future__ import annotations
+
+import pytest
+
+from cxrgen.metrics.chexpert import CLASSES, Labeler
+
+L = Labeler()
+
+CASES = [
+    # (report, {class: expected}) — classes not listed must be blank (None)
+    ("No pleural effusion.", {"Pleural Effusion": 0, "No Finding": 1}),
+    ("Cannot exclude pneumonia.", {"Pneumonia": -1}),
+    ("Pneumonia is not excluded.", {"Pneumonia": -1}),
+    ("The effusion has resolved.", {"Pleural Effusion": 0, "No Finding": 1}),
+    ("Heart size is normal.", {"Cardiomegaly": 0, "No Finding": 1}),
+    ("No evidence of pneumothorax.", {"Pneumothorax": 0, "No Finding": 1}),
+    ("Small left pleural effusion.", {"Pleural Effusion": 1}),
+    ("Possible right lower lobe pneumonia.", {"Pneumonia": -1}),
+    ("The heart is mildly enlarged.", {"Cardiomegaly": 1}),
+    ("The heart is not enlarged.", {"Cardiomegaly": 0, "No Finding": 1}),
+    ("Heart size is at the upper limits of normal.", {"Cardiomegaly": -1}),
+    ("The lungs are clear without focal airspace disease, pleural effusion, or pneumothorax.",
+     {"Lung Opacity": 0, "Pleural Effusion": 0, "Pneumothorax": 0, "No Finding": 1}),
+    ("No pneumothorax, but there is a small effusion.", {"Pneumothorax": 0, "Pleural Effusion": 1}),
+    ("No change in the mild cardiomegaly.", {"Cardiomegaly": 1}),
+    ("Pneumothorax is not seen. Mild pulmonary edema.", {"Pneumothorax": 0, "Edema": 1}),
+    ("Interval removal of the endotracheal tube.", {"Support Devices": 0, "No Finding": 1}),
+    ("Pacemaker leads in good position. Lungs are clear.", {"Support Devices": 1, "No Finding": 1}),
+    ("Right rib fracture?", {"Fracture": -1}),
+    ("Bibasilar atelectasis versus pneumonia.", {"Atelectasis": -1, "Pneumonia": -1}),
+    ("Pericardial effusion. No pleural effusion.", {"Pleural Effusion": 0, "No Finding": 1}),
+    ("Pulmonary nodule measuring 1.5 cm.", {"Lung Lesion": 1}),
+    ("The cardiomediastinal silhouette is within normal limits.", {"Enlarged Cardiomediastinum": 0, "No Finding": 1}),
+    ("No acute cardiopulmonary process.", {"No Finding": 1}),
+    ("Stable calcified granuloma. No acute disease.", {}),  # another finding blocks No Finding
+    ("Findings may represent early edema.", {"Edema": -1}),
+    ("Congestive heart failure.", {"Edema": 1, "Cardiomegaly": -1}),
+    ("", {"No Finding": 1}),
+]
+
+
+@pytest.mark.parametrize("text,expected", CASES, ids=[c[0][:40] or "empty" for c in CASES])
+def test_labels(text, expected):
+    got = L.label(text)
+    assert list(got) == list(CLASSES)
+    assert got == {c: expected.get(c) for c in CLASSES}
+
+
+def test_no_finding_ignores_support_devices_and_is_never_zero():
+    assert L.label("Endotracheal tube in place.")["No Finding"] == 1
+    assert L.label("Large right pleural effusion.")["No Finding"] is None
+
+
+def test_case_and_whitespace_do_not_matter():
+    assert L.label("NO   PLEURAL\nEFFUSION") == L.label("no pleural effusion")
+
+
+def test_agreement_with_openi_mesh_tags():
+    from cxrgen.metrics.validate import agreement, openi_tgz, read_openi
+    if not openi_tgz().is_file():
+        pytest.skip("torchxrayvision's NLMCXR_reports.tgz is not installed")
+    reports = read_openi()
+    assert len(reports) == 3955
+    res = agreement(reports, L.label_many(r.text for r in reports))
+    # floors: what benchmarks/results/labeler_openi.md reports, minus a small margin
+    floors = {"Cardiomegaly": 0.83, "Pleural Effusion": 0.86, "Pneumothorax": 0.80, "Atelectasis": 0.88,
+              "Edema": 0.74, "Opacity": 0.85, "Nodule/Mass": 0.70, "Fracture": 0.81, "Normal": 0.87}
+    for name, floor in floors.items():
+        assert res[name]["f1"] >= floor, (name, res[name])
+        assert res[name]["accuracy"] >= 0.9, (name, res[name])
