@@ -95,12 +95,9 @@ class IUSource:
                              "files or Kaggle's indiana_reports.csv")
         self.kind = ("csv" if self.reports.suffix.lower() == ".csv" else "dir" if self.reports.is_dir() else "tgz")
         self.projections = Path(cfg.projections).expanduser().absolute() if cfg.projections else None
-        if self.kind == "csv" and self.projections is None:
-            guess = self.reports.with_name("indiana_projections.csv")
-            if not guess.is_file():
-                raise InputError(f"{self.reports}: the Kaggle reports need --projections indiana_projections.csv "
-                                 "(the image list); not found beside it")
-            self.projections = guess
+        if self.kind == "csv" and self.projections is None and \
+                self.reports.with_name("indiana_projections.csv").is_file():
+            self.projections = self.reports.with_name("indiana_projections.csv")
         self.images = Path(cfg.images).expanduser().absolute() if cfg.images else None
         if self.images is not None and not self.images.is_dir():
             raise InputError(f"{self.images}: --images is not a folder")
@@ -122,13 +119,14 @@ class IUSource:
                 yield str(p), p.read_bytes()
             return
         try:
-            with tarfile.open(self.reports, "r:*") as tar:
+            mode = "r:gz" if self.reports.name.lower().endswith((".tgz", ".gz")) else "r:*"
+            with tarfile.open(self.reports, mode) as tar:
                 for m in tar:
                     if m.isfile() and m.name.lower().endswith(".xml"):
                         f = tar.extractfile(m)
                         yield f"{self.reports}:{m.name}", f.read() if f else b""
         except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
-            raise InputError(f"{self.reports}: not a readable .tgz of OpenI XML reports ({e}); download "
+            raise InputError(f"{self.reports}: not a readable .tgz of OpenI XML reports ({' '.join(str(e).split())}); download "
                              "NLMCXR_reports.tgz again") from None
 
     def _read_xml(self, stats: Stats) -> list[_Report]:
@@ -163,6 +161,9 @@ class IUSource:
             rep.mesh = [t.strip() for t in row.get("MeSH", "").split(";") if t.strip()]
             rep.problems = [t.strip() for t in row.get("Problems", "").split(";") if t.strip()]
             out.append(rep)
+        if self.projections is None:
+            raise InputError(f"{self.reports}: the Kaggle reports need --projections indiana_projections.csv "
+                             "(the image list); not found beside it")
         by_id = {r.id: r for r in out}
         for line, row in csvio.rows(self.projections, ("uid", "filename", "projection"),
                                     fix="expected Kaggle's indiana_projections.csv"):

@@ -37,7 +37,7 @@ from cxrgen.data.source import (BAD_REPORT, NO_REPORT, NO_SPLIT, NO_VIEW, Report
                                 views_label)
 from cxrgen.errors import InputError
 from cxrgen.utils.io import safe_join
-from cxrgen.workspace.hashing import raw_input
+from cxrgen.workspace.hashing import dir_signature, raw_input
 
 PREFIX = "mimic-cxr-2.0.0-"
 SPLITS = {"train": "train", "validate": "val", "val": "val", "test": "test"}
@@ -103,7 +103,8 @@ class DirReports:
                     pending.append(ex.submit(self.get, *nxt))
 
     def input(self) -> dict:
-        return raw_input(self.base)
+        # only the report files: images that may share the tree never make the records stale
+        return {"kind": "dir", "path": str(self.base), "suffix": ".txt", "signature": dir_signature(self.base, ".txt")}
 
 
 class ZipReports:
@@ -112,7 +113,8 @@ class ZipReports:
         try:
             self.zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError) as e:
-            raise InputError(f"{path}: not a readable zip archive ({e}); download mimic-cxr-reports.zip again") from None
+            raise InputError(f"{path}: not a readable zip archive ({' '.join(str(e).split())}); download "
+                             "mimic-cxr-reports.zip again") from None
         self.index: dict[str, zipfile.ZipInfo] = {}
         for info in self.zf.infolist():
             m = _ZIP_NAME.search(info.filename)

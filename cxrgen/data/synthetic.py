@@ -12,8 +12,9 @@ uncertain mentions are only used for findings the image does not show (Atelectas
 ``ground_truth.jsonl`` holds the CheXpert-14 labels (1 / 0 / -1 / None, exactly what the report
 says) and the drawing parameters of every study.
 
-Frontal (PA/AP) for every study, a lateral for about half; about 8 % of the files are DICOM
-(8-bit MONOCHROME2, 12-bit-in-16 MONOCHROME1, 12-bit-in-16 MONOCHROME2). The same seed gives the
+Frontal (PA/AP) for every study, a lateral for about half; the frontal of every 12th study and some
+laterals are DICOM (8-bit MONOCHROME2, 12-bit-in-16 MONOCHROME1, 12-bit-in-16 MONOCHROME2), the rest
+JPEG (MIMIC layout) or PNG (IU layout). The same seed gives the
 same bytes. Nothing touches global RNG state.
 """
 
@@ -214,22 +215,26 @@ def _wrap(sentences: list[str]) -> str:
     return "\n ".join(textwrap.wrap("  ".join(sentences), width=74))
 
 
+# 1 study in 40 has only an IMPRESSION header (dropped with --sections findings), 1 in 40 has neither
+# findings nor impression header (the last-paragraph fallback); study 0 is always standard
+STYLES = {17: "impression-only", 33: "no-headers"}
+
+
 def mimic_report(f: Findings, view: str, has_lateral: bool, rng: np.random.Generator,
-                 sentences: tuple[list[str], list[str]]) -> str:
+                 sentences: tuple[list[str], list[str]], style: str = "standard") -> str:
     find, imp = sentences
     sex = _pick(rng, ["man", "woman"])
     exam = "CHEST (PA AND LAT)" if has_lateral and view == "PA" else ("CHEST (PORTABLE AP)" if view == "AP" else "CHEST (PA)")
     indication = _pick(rng, _INDICATIONS).format(sex=sex, s="M" if sex == "man" else "F")
     comparison = _pick(rng, ["None.", "___.", "Chest radiograph from ___.", "___ and ___."])
-    style = rng.random()
     head = "                                 FINAL REPORT\n"
     parts = [f" {_pick(rng, ['EXAMINATION', 'EXAM'])}:  {exam}",
              f" {_pick(rng, ['INDICATION', 'HISTORY', 'REASON FOR EXAM'])}:  {indication}",
              f" TECHNIQUE:  Chest {'PA and lateral' if has_lateral else view}",
              f" {_pick(rng, ['COMPARISON', 'COMPARISONS'])}:  {comparison}"]
-    if style < 0.03:      # impression only: no findings section (dropped with --sections findings)
+    if style == "impression-only":
         parts.append(f" IMPRESSION: \n \n {_wrap(find + imp)}")
-    elif style < 0.05:    # no findings/impression headers: the last paragraph is the report
+    elif style == "no-headers":
         parts = parts[:2] + [f" {_wrap(find)}"]
     else:
         parts.append(f" FINDINGS: \n \n {_wrap(find)}")
@@ -512,9 +517,10 @@ def _make_study(job: tuple) -> _Study:
     for j, v in enumerate([view] + (["LATERAL"] if has_lat else [])):
         u8 = draw_frontal(f, rng, size, v) if v != "LATERAL" else draw_lateral(f, rng, size)
         h = hashlib.sha256(f"{seed}/{i}/{j}".encode()).hexdigest()
-        is_dicom = rng.random() < 0.08
-        if layout == "mimic":
-            image_id = "-".join([h[:8], h[8:16], h[16:24], h[24:32], h[32:40]])
+        # DICOM: the frontal of every 12th study (from study 1), the lateral of every 12th (from 7)
+        is_dicom = i % 12 == (1 if j == 0 else 7)
+        if layout == "mimic":  # the first hex digit is the image's index, so the frontal sorts first
+            image_id = "-".join([f"{j:x}{h[1:8]}", h[8:16], h[16:24], h[24:32], h[32:40]])
             rel = f"files/p{subject[:2]}/p{subject}/s{study}/{image_id}.{'dcm' if is_dicom else 'jpg'}"
         else:  # Kaggle's images_normalized naming
             image_id = f"{i + 1}_IM-{i % 9000 + 1000:04d}-{j + 1}001"
@@ -522,12 +528,12 @@ def _make_study(job: tuple) -> _Study:
         out = root / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         if is_dicom:
-            write_dicom(out, u8, int(h[-1], 16) % 3, uid_seed=(seed, i, j), patient=subject, view=v)
+            write_dicom(out, u8, (i // 12) % 3, uid_seed=(seed, i, j), patient=subject, view=v)
         else:
             _write_image(out, u8, "jpg" if layout == "mimic" else "png")
         images.append((image_id, v, rel))
     sentences = report_sentences(f, rng)
-    report = mimic_report(f, view, has_lat, rng, sentences)
+    report = mimic_report(f, view, has_lat, rng, sentences, style=STYLES.get(i % 40, "standard"))
     return _Study(i, subject, study, split, f, images, report, sentences)
 
 

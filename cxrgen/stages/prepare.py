@@ -43,8 +43,8 @@ def validate(cfg) -> None:
     if cfg.dataset == "synthetic":
         if not 256 <= cfg.image_size <= 512:
             issues.append(f"image_size={cfg.image_size}: synthetic images are 256–512 px")
-        if cfg.n < 10:
-            issues.append(f"--n {cfg.n}: make at least 10 synthetic studies")
+        if cfg.n < 1:
+            issues.append(f"--n {cfg.n}: make at least 1 synthetic study")
     if issues:
         raise ConfigError("; ".join(issues))
 

@@ -40,7 +40,7 @@ def _raw_changed(inp: dict) -> str | None:
     if not p.exists():
         return f"input {p} is gone"
     if inp["kind"] == "dir":
-        return None if dir_signature(p) == inp.get("signature") else f"input {p} changed"
+        return None if dir_signature(p, inp.get("suffix")) == inp.get("signature") else f"input {p} changed"
     st = p.stat()
     if st.st_size == inp.get("size") and st.st_mtime_ns == inp.get("mtime_ns"):
         return None
