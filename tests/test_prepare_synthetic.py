@@ -154,3 +154,15 @@ def test_dry_run_writes_nothing_and_foreign_root_is_refused(cli, ws, tmp_path):
     r = cli("prepare", "synthetic", "--n", "20", "--root", tmp_path / "mine")
     assert r.code == 2 and "not empty and not a cxrgen synthetic data set" in r.err
     assert (tmp_path / "mine" / "thesis.txt").read_text() == "keep me"
+
+
+def test_images_beside_the_reports_never_make_the_records_stale(cli, ws):
+    assert cli("prepare", "synthetic", "--n", "12").code == 0
+    root = ws / "data" / "synthetic"
+    img = sorted(root.rglob("*.jpg"))[0]
+    img.write_bytes(img.read_bytes()[:100])  # the embed stage reports broken images, not prepare
+    assert json.loads(cli("status", "--json").out)["artifacts"][0]["state"] == "up-to-date"
+    rep = sorted(root.rglob("*.txt"))[0]
+    rep.write_text(rep.read_text() + " \n")
+    st = json.loads(cli("status", "--json").out)["artifacts"][0]
+    assert st["state"] == "stale" and st["reason"] == f"input {root / 'files'} changed"
