@@ -40,11 +40,12 @@ def _direct(hyps, refs):
 
 
 @pytest.fixture(scope="module")
-def direct():
+def direct(meteor):
+    # `meteor` first: our JVM loads in the background while pycocoevalcap's own JVM scores
     return _direct(HYPS, REFS)
 
 
-def test_default_convention_equals_pycocoevalcap_exactly(direct, meteor):
+def test_default_convention_equals_pycocoevalcap_exactly(meteor, direct):
     want, want_seg = direct
     got = nlg.compute_nlg(HYPS, REFS, meteor=meteor)
     assert list(got.scores) == list(nlg.NLG_KEYS)
