@@ -1,14 +1,49 @@
-"""`cxrgen embed` (being built in issue #4)."""
+"""`cxrgen embed`: cache image features of a prepared data set (thin: options → config → stage)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
 
-def embed(ctx: typer.Context) -> None:
-    """Arrives with issue #4.
+def embed(
+    ctx: typer.Context,
+    overrides: Optional[List[str]] = typer.Argument(None, help="key=value config overrides (e.g. shard_size=512)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Prepared data set (default: synthetic)."),
+    encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder name (`cxrgen list encoders`)."),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Weights: Hugging Face id, local folder or file."),
+    dtype: Optional[str] = typer.Option(None, "--dtype", help="Storage dtype: float16 (default) or float32."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per forward pass (default 32)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="DataLoader workers decoding images (default 2)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (default)."),
+    on_error: Optional[str] = typer.Option(None, "--on-error",
+                                           help="Unreadable image: fail (default) or skip (counted, listed in the manifest)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML file with embed settings."),
+    force: bool = typer.Option(False, "--force", help="Recompute even if up to date; discard a partial run."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print encoder, parameters, output shape, cache size and plan."),
+) -> None:
+    """Embed every image of a prepared data set into embed/<dataset>/<encoder>/features.h5.
 
-    Example: cxrgen embed --help
+    Resumable (re-run the same command after a crash) and sharded across ranks under torchrun.
+
+    Example: cxrgen embed --dataset synthetic --encoder tiny-medclip-vit
+
+    Example: cxrgen embed --dataset mimic --encoder medclip-vit --weights ~/MedCLIP-ViT/pytorch_model.bin
     """
-    from cxrgen.errors import CxrgenError
-    raise CxrgenError("`cxrgen embed` is not available in this build yet (issue #4)")
+    from cxrgen.cli.common import build_config, workspace
+    from cxrgen.config.schema import EmbedConfig
+    from cxrgen.stages import embed as stage
+
+    cfg = build_config(EmbedConfig, config, overrides, dataset=dataset, encoder=encoder, weights=weights,
+                       dtype=dtype, batch_size=batch_size, workers=workers, device=device, on_error=on_error)
+    ws = workspace(ctx)
+    m = stage.run(cfg, ws=ws, force=force, dry_run=dry_run)
+    if m is not None:
+        from cxrgen.utils import dist
+        if dist.is_main():
+            c = m.counts
+            typer.echo(f"embed/{cfg.dataset}/{cfg.encoder}: {c.get('embedded')} of {c.get('images')} images"
+                       f"{', ' + str(c['skipped']) + ' skipped' if c.get('skipped') else ''} → "
+                       f"{ws.features_path(cfg.dataset, cfg.encoder)}")

@@ -1,14 +1,56 @@
-"""`cxrgen generate` (being built in issue #5)."""
+"""`cxrgen generate`: write preds.jsonl for one split with a trained run."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
+from cxrgen.cli.common import build_config, console, emit_json, workspace
 
-def generate(ctx: typer.Context) -> None:
-    """Arrives with issue #5.
 
-    Example: cxrgen generate --help
+def generate(
+    ctx: typer.Context,
+    overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides (e.g. max_new_tokens=120)",
+                                                    show_default=False),
+    run: Optional[str] = typer.Option(None, "--run", "--run-name", help="training run (default: the latest finished run; under torchrun write --run-name, since torchrun mistakes --run for its --run-path)"),
+    split: Optional[str] = typer.Option(None, "--split", help="train, val or test (default: test)"),
+    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="final, latest or step-NNNNNN"),
+    beams: Optional[int] = typer.Option(None, "--beams", help="beam width (1: greedy)"),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="maximum generated tokens"),
+    min_new_tokens: Optional[int] = typer.Option(None, "--min-new-tokens", help="minimum generated tokens"),
+    repetition_penalty: Optional[float] = typer.Option(None, "--repetition-penalty", help="R2GenGPT: 2.0"),
+    length_penalty: Optional[float] = typer.Option(None, "--length-penalty", help="beam length penalty (R2GenGPT: 2.0)"),
+    shuffle_features: Optional[bool] = typer.Option(None, "--shuffle-features/--no-shuffle-features",
+                                                    help="control: each study gets another study's features"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="only the first N records of the split"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="studies per batch"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML with GenerateConfig keys"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print what would be generated"),
+    json_out: bool = typer.Option(False, "--json", help="with --dry-run: one JSON object"),
+    force: bool = typer.Option(False, "--force", help="regenerate even if up to date"),
+) -> None:
+    """Generate reports for a split: batched greedy/beam search with the KV cache; resumable.
+
+    Runs unchanged under `torchrun --nproc_per_node N` (shards by rank, rank 0 merges).
+
+    Example: cxrgen generate --run prefix-gpt2-mimic --split test --beams 3
+
+    Example: cxrgen generate --shuffle-features   (control: mismatched image features)
     """
-    from cxrgen.errors import CxrgenError
-    raise CxrgenError("`cxrgen generate` is not available in this build yet (issue #5)")
+    from cxrgen.config.schema import GenerateConfig
+    cfg = build_config(GenerateConfig, config, overrides, run=run, split=split, checkpoint=checkpoint, beams=beams,
+                       max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
+                       repetition_penalty=repetition_penalty, length_penalty=length_penalty,
+                       shuffle_features=shuffle_features, limit=limit, batch_size=batch_size)
+    from cxrgen.stages import generate as stage
+    from cxrgen.utils import dist
+    echo = (lambda s: console().print(s)) if dist.is_main() else None
+    res = stage.run(cfg, ws=workspace(ctx), force=force, dry_run=dry_run, echo=echo)
+    if dry_run:
+        if json_out:
+            emit_json(res)
+        else:
+            console().print(f"would generate {res['records']} reports for {res['run']}/{res['split']} "
+                            f"with {res['checkpoint']} ({res['decoding']})")

@@ -11,9 +11,13 @@ from cxrgen.cli.common import build_config, csv_list, workspace
 
 app = typer.Typer(
     help="Read a data set, extract and clean report sections, filter views, split; write records.jsonl.\n\n"
-         "Skips (counted and reported, never silent): studies without a report file, without the chosen "
-         "section, without a kept view. Errors (one line, nothing written): missing CSV columns, "
-         "unreadable archives, duplicate ids, image paths escaping the root.\n\n"
+         "Counted skips (listed with counts in the printed table and stats.json): studies without a report "
+         "file, with an unreadable report (not UTF-8, malformed XML), without the chosen section, without "
+         "an image of the kept views, not in the split file / annotation.json. on_error=fail turns a "
+         "missing or unreadable report into an error.\n\n"
+         "Errors (one line naming file and line; nothing is written, a previous artifact stays): missing "
+         "CSV columns, wrong field counts, non-UTF-8 CSV text, unreadable zip/tgz, duplicate ids, "
+         "unknown split or label values, image paths escaping the data set root.\n\n"
          "Example: cxrgen prepare synthetic --n 500",
     no_args_is_help=True)
 
@@ -34,10 +38,11 @@ def _views(v: Optional[str]) -> Optional[tuple]:
     return () if v.strip().lower() == "all" else csv_list(v.upper())
 
 
-def _run(ctx: typer.Context, dataset: str, config: Optional[Path], overrides, force: bool, dry_run: bool, **opts) -> None:
+def _run(ctx: typer.Context, dataset: str, config: Optional[Path], overrides, force: bool, dry_run: bool,
+         preset: Optional[dict] = None, **opts) -> None:
     from cxrgen.config.schema import PrepareConfig
     from cxrgen.stages import prepare as stage
-    cfg = build_config(PrepareConfig, config, overrides, dataset=dataset, **opts)
+    cfg = build_config(PrepareConfig, config, overrides, preset=preset, dataset=dataset, **opts)
     stage.run(cfg, ws=workspace(ctx), force=force, dry_run=dry_run)
 
 
@@ -61,6 +66,10 @@ def mimic(
          sections=sections, clean=clean, deid=deid, name=name)
 
 
+# IU X-ray: every view by default (R2Gen/R2GenGPT use frontal + lateral) and no official split
+IU_DEFAULTS = {"views": [], "split": "random"}
+
+
 @app.command("iu")
 def iu(
     ctx: typer.Context,
@@ -78,9 +87,9 @@ def iu(
 
     Example: cxrgen prepare iu --reports NLMCXR_reports.tgz --split random --seed 0
     """
-    _run(ctx, "iu", config, overrides, force, dry_run, reports=str(reports),
+    _run(ctx, "iu", config, overrides, force, dry_run, preset=IU_DEFAULTS, reports=str(reports),
          projections=str(projections) if projections else None, images=str(images) if images else None,
-         split=split or ("r2gen" if annotation else "random") if split or annotation else None,
+         split=split or ("r2gen" if annotation else None),
          annotation=str(annotation) if annotation else None, seed=seed, views=_views(views),
          per_image=per_image, sections=sections, clean=clean, name=name)
 

@@ -1,14 +1,74 @@
-"""`cxrgen reproduce` (being built in issue #7)."""
+"""`cxrgen reproduce`: run a paper's setting end to end and print its numbers beside ours."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
+from cxrgen.cli.common import console, emit_json, workspace
 
-def reproduce(ctx: typer.Context) -> None:
-    """Arrives with issue #7.
 
-    Example: cxrgen reproduce --help
+def reproduce(
+    ctx: typer.Context,
+    setting: Optional[str] = typer.Argument(None, help="Setting name (`cxrgen reproduce --list`).", show_default=False),
+    list_: bool = typer.Option(False, "--list", help="List the settings and the tables they reproduce."),
+    iu_reports: Optional[Path] = typer.Option(None, "--iu-reports", help="IU X-ray reports (NLMCXR_reports.tgz, XML dir or CSV)."),
+    iu_images: Optional[Path] = typer.Option(None, "--iu-images", help="IU X-ray PNG folder."),
+    annotation: Optional[Path] = typer.Option(None, "--annotation", help="R2Gen annotation.json for the IU split (else a seeded 70/10/20 split)."),
+    mimic_root: Optional[Path] = typer.Option(None, "--mimic-root", help="MIMIC-CXR-JPG root."),
+    llm_weights: Optional[Path] = typer.Option(None, "--llm-weights", help="Local folder of the LLM (default: its Hugging Face id)."),
+    encoder_weights: Optional[str] = typer.Option(None, "--encoder-weights", help="Image encoder weights (file, folder or HF id)."),
+    configs: Optional[Path] = typer.Option(None, "--configs", help="Folder of the preset YAMLs (default: the repository's examples/configs)."),
+    compare_only: bool = typer.Option(False, "--compare", help="Only print the table from an existing scores.json."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands, run nothing."),
+    json_out: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> int:
+    """Reproduce a published setting: prepare → embed → train → generate → score, then compare.
+
+    Example: cxrgen reproduce r2gengpt-shallow-iu --iu-reports NLMCXR_reports.tgz --iu-images images/ --dry-run
     """
-    from cxrgen.errors import CxrgenError
-    raise CxrgenError("`cxrgen reproduce` is not available in this build yet (issue #7)")
+    from cxrgen import reproduce as rp
+    from cxrgen.errors import ConfigError
+    from cxrgen.papers import SETTINGS
+
+    con = console()
+    if list_:
+        if json_out:
+            emit_json([{"name": s.name, "mode": s.mode, "table": s.table, "paper": s.paper,
+                        "trainable_params": s.trainable_params} for s in SETTINGS.values()])
+            return 0
+        from rich.table import Table
+        t = Table(title="published settings")
+        for c in ("setting", "mode", "reproduces", "paper"):
+            t.add_column(c)
+        for s in SETTINGS.values():
+            t.add_row(s.name, s.mode, s.table, s.short)
+        con.print(t)
+        return 0
+    if not setting:
+        raise ConfigError("name a setting (e.g. `cxrgen reproduce r2gengpt-shallow-iu`) or use --list")
+    s = rp.get(setting)
+    ws = workspace(ctx)
+    cmds: list = []
+    if compare_only:
+        rows = rp.compare(s, rp.scores_path(ws.root, s))
+    else:
+        roots = rp.Roots(*(str(v) if v else "" for v in (iu_reports, iu_images, annotation, mimic_root,
+                                                          llm_weights)), encoder_weights or "")
+        echo = (lambda line: None) if json_out else (lambda line: con.print(line, markup=False, soft_wrap=True))
+        cmds, rows = rp.run(s, roots, workspace=str(ws.root), configs=configs, dry_run=dry_run, echo=echo)
+    if json_out:
+        emit_json({"setting": s.name, "table": s.table, "paper": s.paper, "rows": rows,
+                   "commands": [["cxrgen", *c] for c in cmds]})
+        return 0
+    from rich.table import Table
+    t = Table(title=f"{s.name}: {s.short} — {s.table}")
+    for c in ("metric", "paper", "ours", "Δ"):
+        t.add_column(c, justify="right" if c != "metric" else "left")
+    fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
+    for r in rows:
+        t.add_row(r["metric"], fmt(r["paper"]), fmt(r["ours"]), "" if r["delta"] is None else f"{r['delta']:+.3f}")
+    con.print(t)
+    return 0

@@ -35,6 +35,7 @@ class PrepareConfig:
     layout: Literal["mimic", "iu"] = F("mimic", "synthetic: on-disk layout")
     image_size: int = F(320, "synthetic: image side in pixels (256–512)")
     on_error: Literal["fail", "skip"] = F("skip", "unreadable/missing report: fail, or skip and count")
+    workers: int = F(0, "synthetic: processes drawing images (0: one per CPU core, at most 4)", runtime=True)
 
     def __post_init__(self) -> None:
         if self.per_image and self.dataset == "iu" and not self.images:
@@ -87,6 +88,25 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class DualConfig:
+    """The dual content/topic encoder recipe (``--mode dual``); see cxrgen/models/dual.py."""
+    content_layers: int = F(2, "content encoder: transformer layers over the visual tokens")
+    topic_layers: int = F(2, "topic encoder: cross-attention layers of the topic queries")
+    heads: int = F(8, "attention heads of both encoders")
+    topics: tuple[str, ...] = F(("findings", "impression"), "topic words whose LLM embeddings seed the topic queries")
+    temperature: float = F(0.07, "InfoNCE temperature (paper §3.1: 0.07)")
+    infonce_weight: float = F(0.5, "loss = (1 - w)·LM + w·InfoNCE (paper §3.1: 0.5/0.5)")
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.infonce_weight <= 1.0:
+            raise ConfigError(f"dual.infonce_weight={self.infonce_weight} must be in [0, 1]")
+        if self.temperature <= 0:
+            raise ConfigError(f"dual.temperature={self.temperature} must be > 0")
+        if not self.topics:
+            raise ConfigError("dual.topics must name at least one topic word, e.g. dual.topics=findings,impression")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     mode: str = F("prefix", "training recipe (`cxrgen list modes`)")
     llm: str = F("tiny-gpt2", "language model alias, Hugging Face id or local dir (`cxrgen list llms`)")
@@ -109,6 +129,12 @@ class TrainConfig:
     log_every: int = F(10, "metrics.jsonl every N steps", runtime=True)
     workers: int = F(0, "DataLoader workers", runtime=True)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
+    # --- recipe-specific (issue 7): R2GenGPT delta/deep, LLaMA-XR qlora, dual ---
+    encoder_weights: str = F("", "delta/deep: weights of the image encoder trained on the fly (HF id or local dir; "
+                                 "default: the encoder's source)")
+    quant: Literal["auto", "nf4", "none"] = F("auto", "qlora: LLM weights in 4-bit NF4 + double quantisation "
+                                                     "(auto: nf4 on CUDA, none on CPU)")
+    dual: DualConfig = F(default_factory=DualConfig, help="dual content/topic encoder settings")
 
 
 @dataclass(frozen=True)
@@ -122,6 +148,7 @@ class GenerateConfig:
     repetition_penalty: float = F(1.0, "repetition penalty (R2GenGPT: 2.0)")
     length_penalty: float = F(1.0, "beam length penalty (R2GenGPT: 2.0)")
     shuffle_features: bool = F(False, "control: give each study another study's image features")
+    seed: int = F(0, "seed of the --shuffle-features permutation")
     limit: int = F(0, "only the first N records of the split (0: all)")
     batch_size: int = F(16, "studies per batch", runtime=True)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
@@ -136,3 +163,19 @@ class ScoreConfig:
     seed: int = F(12345, "bootstrap / permutation seed")
     permutations: int = F(10000, "approximate randomization trials for --compare (0: off)")
     reference_labels: str = F("auto", "auto: data set labels when present, else the labeler on reference text; labeler: always label text")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    n: int = F(1200, "synthetic studies")
+    seed: int = F(0, "seed for data, init and shuffling")
+    encoder: str = F("tiny-medclip-vit", "image encoder (tiny twin: no download)")
+    llm: str = F("tiny-gpt2", "language model (tiny twin: no download)")
+    lm_epochs: int = F(4, "epochs of text-only training that stand in for the tiny LLM's pretraining")
+    lm_lr: float = F(3e-3, "peak learning rate of the text-only step")
+    epochs: int = F(8, "prefix-tuning epochs (mapper only, LLM frozen)")
+    lr: float = F(1e-3, "peak learning rate of prefix tuning")
+    batch_size: int = F(16, "training batch size")
+    max_len: int = F(64, "max report tokens")
+    max_new_tokens: int = F(64, "generation length limit")
+    bootstrap: int = F(200, "bootstrap resamples for the score intervals")

@@ -113,3 +113,63 @@ class FeatureStore:
         if self._h5 is not None:
             self._h5.close()
             self._h5 = None
+
+
+# --- writing (embed) ---------------------------------------------------------------------------
+CHUNK_BYTES = 1 << 20   # ~1 MiB of rows per HDF5 chunk
+COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+
+
+def write_shard(path: str | Path, index: np.ndarray, features: np.ndarray, scores: np.ndarray | None,
+                skipped: np.ndarray, errors: Sequence[str]) -> None:
+    """One resumable piece of an embed run: global row positions, their features (storage dtype), skips."""
+    from cxrgen.utils.io import atomic_path
+    arrays = {"index": np.asarray(index, np.int64), "features": features,
+              "skipped": np.asarray(skipped, np.int64), "errors": np.asarray(list(errors), dtype=np.str_)}
+    if scores is not None:
+        arrays["scores"] = scores
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def read_shard(path: str | Path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def write_feature_cache(path: str | Path, ids: Sequence[str], shards: Sequence[dict], *, dtype: str,
+                        attrs: dict) -> None:
+    """Merge shards (in order) into one features.h5, atomically; ``ids`` are the rows' image ids."""
+    import h5py
+
+    from cxrgen.utils.io import atomic_path
+    n = len(ids)
+    first = next((s for s in shards if len(s["index"])), shards[0] if shards else None)
+    row_shape = tuple(first["features"].shape[1:]) if first is not None else ()
+    has_scores = first is not None and "scores" in first
+    row_bytes = max(1, int(np.prod(row_shape or (1,))) * np.dtype(dtype).itemsize)
+    rows = max(1, min(n, CHUNK_BYTES // row_bytes)) if n else 1
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w", track_order=False) as f:
+            f.create_dataset("ids", data=np.array([i.encode() for i in ids], dtype=object),
+                             dtype=h5py.string_dtype("utf-8"), track_times=False)
+            feats = f.create_dataset("features", shape=(n,) + row_shape, dtype=dtype, track_times=False,
+                                     chunks=(rows,) + row_shape if n else None, **(COMPRESSION if n else {}))
+            sc = None
+            if has_scores:
+                k = first["scores"].shape[1]
+                sc = f.create_dataset("scores", shape=(n, k), dtype="float32", track_times=False,
+                                      chunks=(min(n, 4096), k) if n else None, **(COMPRESSION if n else {}))
+            row = 0
+            for s in shards:
+                m = len(s["index"])
+                if not m:
+                    continue
+                feats[row:row + m] = s["features"].astype(dtype, copy=False)
+                if sc is not None:
+                    sc[row:row + m] = s["scores"]
+                row += m
+            if row != n:
+                raise ValueError(f"{path}: {row} rows in the shards but {n} ids")
+            for k, v in attrs.items():
+                f.attrs[k] = v if isinstance(v, (int, float, np.integer, np.floating)) else str(v)

@@ -7,7 +7,6 @@ Image paths are relative to the data set root recorded in the prepare manifest.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -45,7 +44,12 @@ class Record:
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        # hand-written instead of dataclasses.asdict (deep-copies; ~10x slower on 243k MIMIC records)
+        return {"id": self.id, "patient_id": self.patient_id, "split": self.split,
+                "images": [{"path": i.path, "view": i.view, "image_id": i.image_id} for i in self.images],
+                "report": self.report, "findings": self.findings, "impression": self.impression,
+                "indication": self.indication, "comparison": self.comparison, "labels": dict(self.labels),
+                "source": dict(self.source), "extra": dict(self.extra)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Record":

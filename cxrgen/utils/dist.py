@@ -13,16 +13,21 @@ def _env_int(*names: str, default: int) -> int:
     return default
 
 
+def _srun_per_gpu() -> bool:
+    """Launched by `srun` with one task per GPU (no torchrun): ranks come from SLURM's variables."""
+    return "RANK" not in os.environ and _env_int("SLURM_NTASKS", default=1) > 1 and "SLURM_PROCID" in os.environ
+
+
 def rank() -> int:
-    return _env_int("RANK", default=0)
+    return _env_int("SLURM_PROCID", default=0) if _srun_per_gpu() else _env_int("RANK", default=0)
 
 
 def world_size() -> int:
-    return _env_int("WORLD_SIZE", default=1)
+    return _env_int("SLURM_NTASKS", default=1) if _srun_per_gpu() else _env_int("WORLD_SIZE", default=1)
 
 
 def local_rank() -> int:
-    return _env_int("LOCAL_RANK", default=0)
+    return _env_int("SLURM_LOCALID", default=0) if _srun_per_gpu() else _env_int("LOCAL_RANK", default=0)
 
 
 def is_main() -> bool:
@@ -41,6 +46,10 @@ def init(backend: str | None = None) -> None:
     import torch.distributed as tdist
     if tdist.is_initialized():
         return
+    if _srun_per_gpu():  # torch's env:// rendezvous reads these
+        os.environ.update(RANK=str(rank()), WORLD_SIZE=str(world_size()), LOCAL_RANK=str(local_rank()))
+        os.environ.setdefault("MASTER_ADDR", "localhost")
+        os.environ.setdefault("MASTER_PORT", "29500")
     backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
     tdist.init_process_group(backend=backend)
     if backend == "nccl":

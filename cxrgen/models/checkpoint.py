@@ -1,0 +1,168 @@
+"""Checkpoint folders that describe themselves (no pickles).
+
+    checkpoints/step-000500/  trainable.safetensors  optimizer.pt  state.json  config.yaml  adapter_config.json
+    checkpoints/latest        text file naming the newest complete step folder
+    final/                    the same without optimizer.pt
+
+``trainable.safetensors`` holds only the tensors the recipe trains; ``optimizer.pt`` holds the
+optimizer and scheduler state dicts and is read with ``torch.load(weights_only=True)``;
+``state.json`` holds the step, data position and RNG states. A folder is written under a temporary
+name and renamed when complete, so a kill never leaves a half checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+from cxrgen.errors import CheckpointError
+from cxrgen.utils.io import atomic_write_json, atomic_write_text
+
+WEIGHTS = "trainable.safetensors"
+OPTIMIZER = "optimizer.pt"
+STATE = "state.json"
+ADAPTER = "adapter_config.json"
+CONFIG = "config.yaml"
+LATEST = "latest"
+
+
+def step_name(step: int) -> str:
+    return f"step-{step:06d}"
+
+
+# --- RNG states as JSON ---------------------------------------------------------------------------
+def rng_state() -> dict:
+    import numpy as np
+    import torch
+    st = {"torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode(),
+          "python": _jsonable(random.getstate()),
+          "numpy": _jsonable(np.random.get_state())}
+    if torch.cuda.is_available():
+        st["cuda"] = [base64.b64encode(s.numpy().tobytes()).decode() for s in torch.cuda.get_rng_state_all()]
+    return st
+
+
+def _jsonable(x: Any) -> Any:
+    import numpy as np
+    if isinstance(x, np.ndarray):
+        return {"__nd__": x.tolist(), "dtype": str(x.dtype)}
+    if isinstance(x, (tuple, list)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def _unjson(x: Any) -> Any:
+    import numpy as np
+    if isinstance(x, dict) and "__nd__" in x:
+        return np.asarray(x["__nd__"], dtype=x["dtype"])
+    if isinstance(x, list):
+        return tuple(_unjson(v) for v in x)
+    return x
+
+
+def set_rng_state(st: dict) -> None:
+    import numpy as np
+    import torch
+    torch.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(st["torch"])), dtype=torch.uint8).clone())
+    random.setstate(_unjson(st["python"]))
+    np.random.set_state(_unjson(st["numpy"]))
+    if st.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.uint8).clone()
+                                      for s in st["cuda"]])
+
+
+# --- save / load ----------------------------------------------------------------------------------
+def save(folder: Path, *, tensors: dict, adapter: dict, config_yaml: str, state: dict,
+         optimizer: dict | None = None) -> Path:
+    """Write a complete checkpoint folder atomically (temp folder + rename)."""
+    import torch
+    from safetensors.torch import save_file
+    folder = Path(folder)
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt", "mode": str(adapter.get("mode", ""))})
+    atomic_write_json(tmp / ADAPTER, adapter)
+    atomic_write_text(tmp / CONFIG, config_yaml)
+    if optimizer is not None:
+        torch.save(optimizer, tmp / OPTIMIZER)
+    atomic_write_json(tmp / STATE, state)
+    if folder.exists():
+        shutil.rmtree(folder)
+    os.replace(tmp, folder)
+    return folder
+
+
+def is_complete(folder: Path) -> bool:
+    return all((folder / f).is_file() for f in (WEIGHTS, STATE, ADAPTER, CONFIG))
+
+
+def set_latest(ckpt_root: Path, name: str) -> None:
+    atomic_write_text(ckpt_root / LATEST, name + "\n")
+
+
+def find_latest(ckpt_root: Path) -> Path | None:
+    """The newest complete step folder (by step number; the ``latest`` file is only a pointer for people)."""
+    if not ckpt_root.is_dir():
+        return None
+    steps = [p for p in ckpt_root.glob("step-*") if p.is_dir() and is_complete(p) and (p / OPTIMIZER).is_file()]
+    return max(steps, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def prune(ckpt_root: Path, keep: int) -> None:
+    steps = sorted((p for p in ckpt_root.glob("step-*") if p.is_dir()), key=lambda p: int(p.name.split("-")[1]))
+    for p in steps[: max(0, len(steps) - max(keep, 1))]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def read_adapter(folder: Path) -> dict:
+    try:
+        return json.loads((Path(folder) / ADAPTER).read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder}: not a cxrgen checkpoint (no {ADAPTER}); expected a folder with "
+                              f"{WEIGHTS}, {ADAPTER}, {STATE}, {CONFIG}") from None
+    except ValueError as e:
+        raise CheckpointError(f"{folder}/{ADAPTER}: not valid JSON ({e})") from None
+
+
+def read_state(folder: Path) -> dict:
+    try:
+        return json.loads((Path(folder) / STATE).read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{folder}/{STATE}: unreadable ({e}); resume from another checkpoint "
+                              "or with --resume never") from None
+
+
+def load_tensors(folder: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    path = Path(folder) / WEIGHTS
+    if not path.is_file():
+        raise CheckpointError(f"{folder}: missing {WEIGHTS}; only safetensors checkpoints are loaded")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
+
+
+def load_optimizer(folder: Path) -> dict:
+    import pickle
+
+    import torch
+    path = Path(folder) / OPTIMIZER
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder}: missing {OPTIMIZER}; cannot resume training from it "
+                              "(use --resume never to start afresh)") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: refused (only plain tensors/containers are loaded, "
+                              f"weights_only=True): {first}") from None

@@ -1,0 +1,1 @@
+"""Training recipes (`cxrgen list modes`); the interface is in ``base.py``."""

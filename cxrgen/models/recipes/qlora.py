@@ -1,0 +1,152 @@
+"""LLaMA-XR (Aithal et al. 2025): torchxrayvision pathology scores as text → Llama-3.1-8B-Instruct
+in 4-bit NF4 + double quantisation, LoRA r 16 on q,k,v,o,gate,up,down (41,943,040 trainable).
+
+The prompt is the Alpaca format of the paper's Figure 4 (Unsloth's ``alpaca_prompt``): a general
+instruction, the task instruction, the 36 scores (18 of the frontal view, then 18 of the lateral view,
+in the order the instruction names them) as a Python list, and the report as the response, followed
+by EOS. The loss covers the response and EOS only; at test time the response is left empty.
+
+A study with one view repeats it for the missing one (the paper does not say what it did; R2Gen's
+IU loader does the same with images). Without CUDA (``quant=auto``) the LLM loads unquantised, which
+is how the CPU tests run the same recipe with ``tiny-llama``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from cxrgen.errors import InputError
+from cxrgen.models.recipes.base import DataContext, Recipe, layout, target_ids, text_ids
+
+CONDITIONS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Emphysema",
+              "Enlarged Cardiomediastinum", "Fibrosis", "Fracture", "Hernia", "Infiltration", "Lung Lesion",
+              "Lung Opacity", "Mass", "Nodule", "Pleural Thickening", "Pneumonia", "Pneumothorax")
+HEADER = ("Below is an instruction that describes a task, paired with an input that provides further context. "
+          "Write a response that appropriately completes the request.")
+INSTRUCTION = (
+    "Generate a medical report based on the given classification scores from a patient's X-ray, which includes "
+    "two views: Frontal and Lateral. The classification scores consist of 18 values for each view, representing "
+    "the confidence scores for 18 different medical conditions. For both the Frontal and Lateral views, these "
+    "conditions are as follows: Atelectasis, Cardiomegaly, Consolidation, Edema, Effusion, Emphysema, Enlarged "
+    "Cardiomediastinum, Fibrosis, Fracture, Hernia, Infiltration, Lung Lesion, Lung Opacity, Mass, Nodule, "
+    "Pleural Thickening, Pneumonia, and Pneumothorax. The first 18 values correspond to the Frontal view, while "
+    "the remaining 18 values correspond to the Lateral view.")
+FRONTAL = {"PA", "AP", "FRONTAL", "AP AXIAL", "PA LLD", "AP LLD", "AP RLD", "PA RLD"}
+LATERAL = {"LATERAL", "LL", "RL", "LAT", "LEFT LATERAL", "RIGHT LATERAL"}
+
+
+def alpaca_prompt(scores: list[float]) -> str:
+    """The prompt up to and including ``### Response:\\n`` (the report follows it)."""
+    return f"{HEADER}\n\n### Instruction:\n{INSTRUCTION}\n\n### Input:\n{scores!r}\n\n### Response:\n"
+
+
+def _norm(label: str) -> str:
+    return label.replace("_", " ").strip().lower()
+
+
+def score_order(labels: list[str], where: str) -> list[int]:
+    """Column of each of the 18 prompt conditions in the cache's ``score_labels``."""
+    index = {_norm(lab): i for i, lab in enumerate(labels)}
+    missing = [c for c in CONDITIONS if _norm(c) not in index]
+    if missing:
+        raise InputError(f"{where}: pathology scores lack {', '.join(missing)} (score_labels {labels}); "
+                         "embed with --encoder xrv-densenet121-res224-all")
+    return [index[_norm(c)] for c in CONDITIONS]
+
+
+def pick_views(record: Any) -> tuple[str, str]:
+    """Image ids of the frontal and the lateral view (one view repeated when the other is missing)."""
+    imgs = list(record.images)
+    if not imgs:
+        raise InputError(f"record {record.id!r} has no images")
+    front = next((im for im in imgs if (im.view or "").upper() in FRONTAL), None)
+    lat = next((im for im in imgs if (im.view or "").upper() in LATERAL), None)
+    if front is None and lat is None:  # no view metadata: the first two images in record order
+        front, lat = imgs[0], imgs[1] if len(imgs) > 1 else imgs[0]
+    front = front or lat
+    lat = lat or front
+    return front.image_id, lat.image_id
+
+
+class QloraRecipe(Recipe):
+    mode = "qlora"
+    reads = "scores"
+
+    @classmethod
+    def load_llm(cls, cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None):
+        from cxrgen.models.llms import load_llm
+        from cxrgen.models.quant import nf4_config, resolve_quant
+        if meta:
+            return load_llm(cfg.llm, weights=cfg.weights, meta=True)
+        dev = str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+        if resolve_quant(cfg.quant, dev) == "nf4":
+            compute = "float16" if cfg.precision == "fp16" else "bfloat16"
+            return load_llm(cfg.llm, weights=cfg.weights, device=device or dev,
+                            quantization_config=nf4_config(compute))
+        return load_llm(cfg.llm, weights=cfg.weights, device=device, dtype=dtype)
+
+    def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
+        super().__init__(cfg, llm)
+        from cxrgen.models.adapters import LLAMA_ALL_LINEAR, add_lora
+        model = llm.model
+        if getattr(model, "is_loaded_in_4bit", False):
+            from cxrgen.models.quant import prepare_kbit
+            model = prepare_kbit(model, cfg.grad_checkpointing)
+        self.lm = add_lora(model, cfg.lora, LLAMA_ALL_LINEAR, what=f"LLM {cfg.llm!r}", causal_lm=True)
+        self.llm.model = self.lm
+        self._order: list[int] | None = None
+        self.freeze()
+
+    def components(self) -> dict:
+        return {"llm+lora": self.lm}
+
+    def freeze(self) -> None:
+        for n, p in self.lm.named_parameters():
+            p.requires_grad_("lora_" in n)
+
+    def adapter_config(self) -> dict:
+        lo = self.cfg.lora
+        return {**super().adapter_config(), "quant": self.cfg.quant,
+                "lora": {"r": lo.r, "alpha": lo.alpha, "dropout": lo.dropout, "targets": list(lo.targets)}}
+
+    # --- data --------------------------------------------------------------------------------------
+    def example(self, record: Any, ctx: DataContext, *, train: bool) -> dict:
+        store = ctx.store
+        if store is None or not store.has_scores:
+            raise InputError("mode qlora needs pathology scores: run `cxrgen embed --encoder "
+                             "xrv-densenet121-res224-all` first")
+        if self._order is None:
+            self._order = score_order(store.score_labels, str(store.path))
+        ids = pick_views(record)
+        s = store.scores(list(ids))[:, self._order]          # (2, 18) frontal, lateral
+        values = [float(np.float32(v)) for v in s.reshape(-1)]
+        ex = {"id": record.id, "reference": record.report,
+              "pre": text_ids(ctx.tokenizer, alpaca_prompt(values))}
+        bos = ctx.tokenizer.bos_token_id
+        if bos is not None:
+            ex["pre"] = [bos] + ex["pre"]
+        if train:
+            ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
+        return ex
+
+    def collate(self, examples: list[dict], *, train: bool) -> dict:
+        rows = [{"pre": e["pre"], "target": e.get("target", []) if train else []} for e in examples]
+        batch = layout(rows, self.llm.pad_id, side="right" if train else "left")
+        batch["ids"] = [e["id"] for e in examples]
+        batch["references"] = [e["reference"] for e in examples]
+        return batch
+
+    # --- model --------------------------------------------------------------------------------------
+    def _embeds(self, batch: dict) -> torch.Tensor:
+        return self.embed_layout(batch, None)
+
+    def forward(self, batch: dict) -> dict:
+        out = self.lm(inputs_embeds=self._embeds(batch), attention_mask=batch["attention_mask"],
+                      labels=batch["labels"], use_cache=False)
+        return {"loss": out.loss}
+
+    def prepare_generation(self, batch: dict) -> dict:
+        return {"inputs_embeds": self._embeds(batch), "attention_mask": batch["attention_mask"]}

@@ -1,0 +1,205 @@
+"""R2GenGPT (Wang et al., Meta-Radiology 2023): Swin-B grid → Linear + LayerNorm → frozen Llama-2.
+
+Sequence (§3 "Large Language Models"; released code ``prompt_wrap``)::
+
+    <s> Human: <Img> [49 visual tokens] </Img> Generate a comprehensive and detailed diagnosis report
+    for this chest xray image. \\nAssistant: [report] </s>
+
+The loss covers the report tokens and EOS only (Eq. 2). A study's views are averaged over their
+Swin grids before the projector (the released ``encode_img`` stacks the views and takes the mean).
+
+* ``shallow``: Swin frozen, reads the cached ``swin-base-grid`` features; trains the projector
+  (4,206,592 parameters at d = 4096).
+* ``delta``: reads images and runs Swin-B on the fly with LoRA r 16 / alpha 16 / dropout 0.1 on the
+  attention query and value projections (+770,048 → 4,976,640).
+* ``deep``: reads images; the whole Swin-B trains with the projector (90,949,816 parameters).
+
+Decoding as released (scripts/*.sh): beam 3, repetition penalty 2.0, length penalty 2.0; min/max new
+tokens 40/100 and report max_length 60 on IU X-ray, 80/120 and 100 on MIMIC-CXR (``DECODING``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from cxrgen.errors import ConfigError, InputError
+from cxrgen.models.projector import VisualProjector
+from cxrgen.models.recipes.base import DataContext, Recipe, layout, target_ids, text_ids
+
+INSTRUCTION = "Generate a comprehensive and detailed diagnosis report for this chest xray image."
+BEFORE = "Human: <Img>"
+AFTER = f"</Img> {INSTRUCTION} \nAssistant:"
+DECODING = {
+    "iu": {"beams": 3, "repetition_penalty": 2.0, "length_penalty": 2.0, "min_new_tokens": 40, "max_new_tokens": 100},
+    "mimic": {"beams": 3, "repetition_penalty": 2.0, "length_penalty": 2.0, "min_new_tokens": 80, "max_new_tokens": 120},
+}
+DEFAULT_ENCODER = "swin-base-grid"
+
+
+def prompt_ids(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """Token ids before and after the visual tokens (BOS first when the tokenizer has one)."""
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    return bos + text_ids(tokenizer, BEFORE), text_ids(tokenizer, AFTER)
+
+
+def load_frozen_llm(cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None):
+    """The frozen LLM; on CUDA its weights are kept in bf16 (fp16 with precision=fp16), as R2GenGPT's
+    ``bf16-mixed`` run does, so a 7B model needs ~13.5 GB instead of 27 GB."""
+    from cxrgen.models.llms import load_llm
+    if dtype is None and not meta and device is not None and torch.device(device).type == "cuda" \
+            and cfg.precision != "fp32":
+        dtype = torch.float16 if cfg.precision == "fp16" else torch.bfloat16
+    return load_llm(cfg.llm, weights=cfg.weights, meta=meta, device=device, dtype=dtype)
+
+
+class _R2GenGPT(Recipe):
+    vision: ClassVar[str] = "frozen"   # frozen (cached features) | lora | full
+
+    @classmethod
+    def load_llm(cls, cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None):
+        return load_frozen_llm(cfg, meta=meta, device=device, dtype=dtype)
+
+    def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
+        super().__init__(cfg, llm)
+        self.encoder = None
+        if self.reads == "images":
+            from cxrgen.models.image_encoder import load_image_encoder
+            self.encoder = load_image_encoder(self.vision_name(cfg), weights=cfg.encoder_weights,
+                                              meta=_on_meta())
+            in_dim = self.encoder.dim
+            if self.vision == "lora":
+                from cxrgen.models.adapters import SWIN_QV, add_lora
+                self.encoder.model = add_lora(self.encoder.model, cfg.lora, SWIN_QV, what="Swin encoder")
+        else:
+            in_dim = feature_dim or _registry_dim(self.vision_name(cfg))
+        self.projector = VisualProjector(in_dim, llm.hidden_size)
+        self._prompt: tuple[list[int], list[int]] | None = None
+        self.freeze()
+
+    @classmethod
+    def vision_name(cls, cfg: Any) -> str:
+        return cfg.encoder or DEFAULT_ENCODER
+
+    def components(self) -> dict:
+        parts = {"projector": self.projector, "llm": self.lm}
+        if self.encoder is not None:
+            parts = {"visual_encoder": self.encoder.model, **parts}
+        return parts
+
+    def freeze(self) -> None:
+        self.lm.requires_grad_(False)
+        self.projector.requires_grad_(True)
+        if self.encoder is not None:
+            m = self.encoder.model
+            if self.vision == "full":
+                m.requires_grad_(True)
+            elif self.vision == "lora":
+                for n, p in m.named_parameters():
+                    p.requires_grad_("lora_" in n)
+            else:
+                m.requires_grad_(False)
+
+    def train(self, mode: bool = True):  # the frozen LLM (and a frozen encoder) stay in eval mode
+        super().train(mode)
+        self.lm.eval()
+        return self
+
+    def adapter_config(self) -> dict:
+        out = {**super().adapter_config(), "projector": {"in_dim": self.projector.in_dim, "d": self.projector.d},
+               "vision": self.vision, "encoder": self.vision_name(self.cfg)}
+        if self.vision == "lora":
+            lo = self.cfg.lora
+            out["lora"] = {"r": lo.r, "alpha": lo.alpha, "dropout": lo.dropout, "targets": list(lo.targets)}
+        return out
+
+    # --- data --------------------------------------------------------------------------------------
+    def prompt(self, tokenizer: Any) -> tuple[list[int], list[int]]:
+        if self._prompt is None:
+            self._prompt = prompt_ids(tokenizer)
+        return self._prompt
+
+    def example(self, record: Any, ctx: DataContext, *, train: bool) -> dict:
+        if not record.images:
+            raise InputError(f"record {record.id!r} has no images")
+        ex: dict = {"id": record.id, "reference": record.report}
+        if self.reads == "images":
+            ex["pixels"] = self.encoder.load_study(record, ctx.image_root)      # (V, C, H, W)
+        else:
+            if ctx.store is None:
+                raise InputError(f"mode {self.mode} needs the {self.vision_name(self.cfg)} feature cache "
+                                 f"(run `cxrgen embed --encoder {self.vision_name(self.cfg)}` first)")
+            if not ctx.store.tokens:
+                raise InputError(f"{ctx.store.path}: pooled features {ctx.store.shape}; mode {self.mode} needs "
+                                 "grid features (N×T×D), e.g. --encoder swin-base-grid")
+            ex["features"] = ctx.store.study([im.image_id for im in record.images]).astype(np.float32)
+        ex["pre"], ex["post"] = self.prompt(ctx.tokenizer)
+        if train:
+            ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
+        return ex
+
+    def collate(self, examples: list[dict], *, train: bool) -> dict:
+        n_vis = (self.encoder.tokens if self.encoder is not None else examples[0]["features"].shape[0])
+        rows = [{"pre": e["pre"], "post": e["post"], "n_visual": n_vis,
+                 "target": e.get("target", []) if train else []} for e in examples]
+        batch = layout(rows, self.llm.pad_id, side="right" if train else "left")
+        if self.encoder is not None:
+            batch["pixels"] = [torch.from_numpy(np.asarray(e["pixels"])) for e in examples]
+        else:
+            batch["features"] = torch.from_numpy(np.stack([e["features"] for e in examples]))
+        batch["ids"] = [e["id"] for e in examples]
+        batch["references"] = [e["reference"] for e in examples]
+        return batch
+
+    # --- model --------------------------------------------------------------------------------------
+    def visual_tokens(self, batch: dict) -> torch.Tensor:
+        dtype = self.projector.proj.weight.dtype
+        if self.encoder is not None:
+            grids = [self.encoder(px.to(self.projector.proj.weight.device)).mean(0) for px in batch["pixels"]]
+            feats = torch.stack(grids)
+        else:
+            feats = batch["features"]
+        return self.projector(feats.to(dtype))
+
+    def _embeds(self, batch: dict) -> torch.Tensor:
+        return self.embed_layout(batch, self.visual_tokens(batch))
+
+    def forward(self, batch: dict) -> dict:
+        out = self.lm(inputs_embeds=self._embeds(batch), attention_mask=batch["attention_mask"],
+                      labels=batch["labels"], use_cache=False)
+        return {"loss": out.loss}
+
+    def prepare_generation(self, batch: dict) -> dict:
+        return {"inputs_embeds": self._embeds(batch), "attention_mask": batch["attention_mask"]}
+
+
+def _on_meta() -> bool:
+    return torch.empty(0).device.type == "meta"
+
+
+def _registry_dim(name: str) -> int:
+    from cxrgen.models.catalog import ENCODERS
+    if name not in ENCODERS:
+        raise ConfigError(f"encoder {name!r} is not in the registry; the feature size is unknown before "
+                          "the cache exists (run `cxrgen embed` first)")
+    return int(ENCODERS.get(name).info["dim"])
+
+
+class ShallowRecipe(_R2GenGPT):
+    mode = "shallow"
+    reads = "features"
+    vision = "frozen"
+
+
+class DeltaRecipe(_R2GenGPT):
+    mode = "delta"
+    reads = "images"
+    vision = "lora"
+
+
+class DeepRecipe(_R2GenGPT):
+    mode = "deep"
+    reads = "images"
+    vision = "full"

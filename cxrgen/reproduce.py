@@ -1,0 +1,139 @@
+"""``cxrgen reproduce``: run a published setting end to end and put the paper's numbers beside ours.
+
+The chain is the ordinary CLI, one subprocess per stage, so every step is resumable and up-to-date
+steps are skipped by the stages themselves:
+
+    prepare (iu|mimic) → embed (cached-feature recipes only) → train --config examples/configs/<s>.yaml
+    → generate --split test (the paper's decoding) → score
+
+``plan()`` builds the command lines (``--dry-run`` prints them); ``compare()`` reads scores.json.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from cxrgen.errors import ConfigError, CxrgenError, InputError
+from cxrgen.papers import METRICS, SETTINGS, Setting
+
+REPO_CONFIGS = Path(__file__).resolve().parents[1] / "examples" / "configs"
+
+
+@dataclass(frozen=True)
+class Roots:
+    """Data and weight locations given on the command line (empty: not given)."""
+    iu_reports: str = ""
+    iu_images: str = ""
+    annotation: str = ""
+    mimic_root: str = ""
+    llm_weights: str = ""
+    encoder_weights: str = ""
+
+
+def get(name: str) -> Setting:
+    if name not in SETTINGS:
+        import difflib
+        close = difflib.get_close_matches(name, SETTINGS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown setting {name!r}{hint}; available: {', '.join(SETTINGS)} (`cxrgen reproduce --list`)")
+    return SETTINGS[name]
+
+
+def config_path(s: Setting, configs: str | Path | None = None) -> Path:
+    base = Path(configs) if configs else REPO_CONFIGS
+    p = base / s.config
+    if not p.is_file():
+        raise ConfigError(f"{p}: preset of {s.name} not found; pass the repository's examples/configs with --configs DIR")
+    return p
+
+
+def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None = None) -> list[list[str]]:
+    """The cxrgen command lines (without the program name) that reproduce ``s``."""
+    problems = []
+    if s.dataset == "iu":
+        if not roots.iu_reports:
+            problems.append("--iu-reports (NLMCXR_reports.tgz, an XML folder or indiana_reports.csv)")
+        if not roots.iu_images:
+            problems.append("--iu-images (the IU PNG folder; images are encoded)")
+    if s.dataset == "mimic" and not roots.mimic_root:
+        problems.append("--mimic-root (the MIMIC-CXR-JPG root)")
+    if problems:
+        raise ConfigError(f"{s.name} needs {' and '.join(problems)}")
+    ws = ["--workspace", workspace]
+    if s.dataset == "iu":
+        prep = ["prepare", "iu", "--reports", roots.iu_reports, "--images", roots.iu_images, "--views", "all"]
+        prep += ["--split", "r2gen", "--annotation", roots.annotation] if roots.annotation else ["--split", "random"]
+    else:
+        prep = ["prepare", "mimic", "--root", roots.mimic_root]
+    cmds = [ws + prep]
+    if s.cached_features:
+        emb = ["embed", "--dataset", s.dataset, "--encoder", s.encoder]
+        if roots.encoder_weights:
+            emb += ["--weights", roots.encoder_weights]
+        cmds.append(ws + emb)
+    train = ["train", "--config", str(config_path(s, configs)), f"run={s.name}"]
+    if roots.llm_weights:
+        train.append(f"weights={roots.llm_weights}")
+    if roots.encoder_weights and not s.cached_features:
+        train.append(f"encoder_weights={roots.encoder_weights}")
+    cmds.append(ws + train)
+    gen = ["generate", "--run", s.name, "--split", "test"] + [f"{k}={v}" for k, v in s.decoding.items()]
+    cmds.append(ws + gen)
+    cmds.append(ws + ["score", str(preds_path(workspace, s))])
+    return cmds
+
+
+def preds_path(workspace: str | Path, s: Setting) -> Path:
+    return Path(workspace) / "generate" / s.name / "test" / "preds.jsonl"
+
+
+def scores_path(workspace: str | Path, s: Setting) -> Path:
+    return Path(workspace) / "score" / s.name / "test" / "scores.json"
+
+
+# R2GenGPT's clinical efficacy (Table 2) follows R2Gen: CheXpert-14 labels, micro-averaged
+_KEYS = {"ce_precision": "ce_micro_precision_14", "ce_recall": "ce_micro_recall_14", "ce_f1": "ce_micro_f1_14"}
+
+
+def compare(s: Setting, scores_file: Path | None) -> list[dict]:
+    """Rows ``{metric, paper, ours, delta}`` for every metric the paper reports."""
+    ours = {}
+    if scores_file is not None:
+        try:
+            data = json.loads(Path(scores_file).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            data = None
+        except json.JSONDecodeError as e:
+            raise InputError(f"{scores_file}: not valid JSON ({e}); re-run `cxrgen score`") from None
+        metrics = (data or {}).get("metrics") or {}
+        for m in METRICS:
+            v = metrics.get(_KEYS.get(m, m))
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                ours[m] = float(v)
+    rows = []
+    for m in METRICS:
+        if m not in s.numbers or s.numbers[m] is None:
+            continue
+        p, o = s.numbers[m], ours.get(m)
+        rows.append({"metric": m, "paper": p, "ours": o, "delta": None if o is None else round(o - p, 4)})
+    return rows
+
+
+def run(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None = None,
+        dry_run: bool = False, echo=print) -> tuple[list[list[str]], list[dict]]:
+    """Run (or with ``dry_run`` only print) the chain; returns the commands and the comparison rows."""
+    cmds = plan(s, roots, workspace=workspace, configs=configs)
+    for c in cmds:
+        echo("$ cxrgen " + " ".join(shlex.quote(x) for x in c))
+        if dry_run:
+            continue
+        rc = subprocess.call([sys.executable, "-m", "cxrgen", *c])
+        if rc != 0:
+            raise CxrgenError(f"`cxrgen {c[2]}` failed with exit code {rc}; fix it and re-run "
+                              f"`cxrgen reproduce {s.name}` (finished steps are skipped)")
+    return cmds, compare(s, None if dry_run else scores_path(workspace, s))

@@ -1,0 +1,258 @@
+"""`cxrgen generate`: reports for one split with a trained run → generate/<run>/<split>/preds.jsonl.
+
+Batched decoding with the KV cache through ``transformers``' ``generate(inputs_embeds=…)`` (greedy or
+beam search, repetition and length penalties, min/max new tokens). Generation batches are left-padded
+and sorted by input length within chunks. Rows are appended to the work folder as each batch finishes,
+so a killed run resumes by skipping the ids already written. Under torchrun every rank writes its own
+shard (``preds.rank-N.jsonl``) of the remaining ids and rank 0 merges them in record order.
+
+``--shuffle-features`` is a control: each study gets the images (hence features) of another study,
+by a fixed derangement drawn from ``seed``; the references stay with their own study. Its
+predictions go to generate/<run>/<split>-shuffled/ so they never replace the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cxrgen.config.schema import GenerateConfig
+from cxrgen.errors import ConfigError, InputError, MissingArtifactError
+from cxrgen.utils import dist
+from cxrgen.workspace.layout import FILES, Workspace
+
+CHUNK_BATCHES = 16  # batches per length-sorting chunk (bounds memory for grid features)
+
+
+def validate(cfg: GenerateConfig) -> None:
+    issues = []
+    if cfg.beams < 1:
+        issues.append(f"beams={cfg.beams} must be ≥ 1")
+    if cfg.max_new_tokens < 1:
+        issues.append(f"max_new_tokens={cfg.max_new_tokens} must be ≥ 1")
+    if not 0 <= cfg.min_new_tokens <= cfg.max_new_tokens:
+        issues.append(f"min_new_tokens={cfg.min_new_tokens} must be in [0, max_new_tokens={cfg.max_new_tokens}]")
+    if cfg.repetition_penalty <= 0:
+        issues.append(f"repetition_penalty={cfg.repetition_penalty} must be > 0")
+    if cfg.batch_size < 1:
+        issues.append(f"batch_size={cfg.batch_size} must be ≥ 1")
+    if cfg.limit < 0:
+        issues.append(f"limit={cfg.limit} must be ≥ 0")
+    if issues:
+        raise ConfigError("; ".join(issues))
+
+
+def default_run(ws: Workspace) -> str:
+    from cxrgen.workspace.manifest import read_manifest
+    done = []
+    for (run,) in ws.keys("train"):
+        try:
+            m = read_manifest(ws.artifact_dir("train", run))
+        except Exception:
+            continue
+        done.append((m.finished, run))
+    if not done:
+        raise MissingArtifactError(f"no finished training run in {ws.root}; run `cxrgen train --mode prefix …` first")
+    return max(done)[1]
+
+
+def shuffled(records: list, seed: int) -> list:
+    """Each record gets another record's images (a derangement: a random cycle), same id and report."""
+    import numpy as np
+    n = len(records)
+    if n < 2:
+        return list(records)
+    order = np.random.default_rng(seed).permutation(n)
+    out = list(records)
+    for i in range(n):
+        src, dst = records[order[(i + 1) % n]], records[order[i]]
+        out[order[i]] = replace(dst, images=src.images)
+    return out
+
+
+def output_split(cfg: GenerateConfig) -> str:
+    """Folder of the predictions: ``<split>``, or ``<split>-shuffled`` for the shuffled-features control."""
+    return f"{cfg.split}-shuffled" if cfg.shuffle_features else cfg.split
+
+
+def decoding(cfg: GenerateConfig) -> dict:
+    return {"beams": cfg.beams, "max_new_tokens": cfg.max_new_tokens, "min_new_tokens": cfg.min_new_tokens,
+            "repetition_penalty": cfg.repetition_penalty, "length_penalty": cfg.length_penalty,
+            "do_sample": False, "shuffle_features": cfg.shuffle_features, "seed": cfg.seed}
+
+
+class RepetitionPenalty:
+    """CTRL-style repetition penalty over the generated tokens (what R2GenGPT gets from HF with inputs_embeds).
+
+    transformers' own processor, given left-padded ``inputs_embeds``, skips each row's first
+    ``pad length`` *generated* tokens (it takes them for prompt), so batched and single decoding would
+    differ; this one penalises every token generated so far, the same in any batch.
+    """
+
+    def __init__(self, penalty: float):
+        self.penalty = penalty
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[1] == 0:
+            return scores
+        import torch
+        score = scores.gather(1, input_ids)
+        score = torch.where(score < 0, score * self.penalty, score / self.penalty)
+        return scores.scatter(1, input_ids, score)
+
+
+def generate_batch(recipe: Any, batch: dict, cfg: GenerateConfig, device: Any) -> list[str]:
+    """Decode one collated (left-padded) batch; returns the texts, special tokens stripped."""
+    import torch
+    from cxrgen.stages.train import to_device
+    batch = to_device(batch, device)
+    tok = recipe.llm.tokenizer
+    with torch.no_grad():
+        inp = recipe.prepare_generation(batch)
+        kw = dict(max_new_tokens=cfg.max_new_tokens, min_new_tokens=cfg.min_new_tokens or None,
+                  num_beams=cfg.beams, do_sample=False, eos_token_id=recipe.llm.eos_id,
+                  pad_token_id=recipe.llm.pad_id, use_cache=True)
+        if cfg.repetition_penalty != 1.0:
+            from transformers import LogitsProcessorList
+            kw["logits_processor"] = LogitsProcessorList([RepetitionPenalty(cfg.repetition_penalty)])
+        if cfg.beams > 1:
+            kw["length_penalty"] = cfg.length_penalty
+            kw["early_stopping"] = True
+        out = recipe.lm.generate(inputs_embeds=inp["inputs_embeds"], attention_mask=inp["attention_mask"], **kw)
+    # with inputs_embeds only, decoder-only models return just the new tokens
+    return [t.strip() for t in tok.batch_decode(out, skip_special_tokens=True)]
+
+
+def _read_done(work: Path) -> dict[str, dict]:
+    """Rows already written (preds.jsonl and rank shards); a torn last line after a kill is dropped."""
+    done: dict[str, dict] = {}
+    for p in sorted(work.glob("preds*.jsonl")):
+        good = []
+        for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                break
+            done[row["id"]] = row
+            good.append(line)
+        # rewrite without the torn tail so appends continue on a clean line
+        p.write_text("".join(g + "\n" for g in good), encoding="utf-8")
+    return done
+
+
+def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False, echo: Any = None):
+    validate(cfg)
+    if not cfg.run:
+        cfg = replace(cfg, run=default_run(ws))
+    import torch
+
+    from cxrgen.data.features import FeatureStore
+    from cxrgen.data.records import load_records
+    from cxrgen.models import checkpoint as ck
+    from cxrgen.models.recipes.base import DataContext
+    from cxrgen.stages.train import _device, load_run
+    from cxrgen.workspace.artifact import ArtifactBuild, upstream
+    from cxrgen.workspace.hashing import file_sha256
+
+    dist.init()
+    rank, world = dist.rank(), dist.world_size()
+    device = _device(cfg.device)
+    train_entry, tm = upstream(ws, "train", cfg.run)
+    recipe, tcfg, _, folder = load_run(ws, cfg.run, cfg.checkpoint, device=device)
+    ck_sha = file_sha256(folder / ck.WEIGHTS)
+    inputs = [train_entry, {"kind": "value", "name": f"checkpoint:{folder.name}", "sha256": ck_sha}]
+    encoder = type(recipe).encoder_name(tcfg)
+    store = None
+    if encoder:
+        e_entry, _ = upstream(ws, "embed", tcfg.dataset, encoder)
+        inputs.append(e_entry)
+        store = FeatureStore(ws.features_path(tcfg.dataset, encoder))
+    p_entry, pm = upstream(ws, "prepare", tcfg.dataset)
+    inputs.append(p_entry)
+    records = load_records(ws.records_path(tcfg.dataset), cfg.split)
+    if cfg.limit:
+        records = records[: cfg.limit]
+    if not records:
+        raise InputError(f"{ws.records_path(tcfg.dataset)}: no records in split {cfg.split!r}")
+    if cfg.shuffle_features:
+        records = shuffled(records, cfg.seed)
+    if dry_run:
+        return {"run": cfg.run, "split": cfg.split, "checkpoint": str(folder), "records": len(records),
+                "decoding": decoding(cfg)}
+
+    key = output_split(cfg)
+    build = ArtifactBuild(ws, "generate", (cfg.run, key), cfg, inputs, force=force, rank=rank)
+    up = build.up_to_date()
+    if up is not None:
+        if echo:
+            echo(f"generate/{cfg.run}/{key} is up to date (use --force to regenerate)")
+        return up
+    with build:
+        dist.barrier()
+        work = build.work_dir
+        done = _read_done(work) if rank == 0 else {}
+        dist.barrier()
+        if rank != 0:
+            done = _read_done_readonly(work)
+        todo = [r for r in records if r.id not in done]
+        mine = [todo[i] for i in dist.shard(len(todo), rank, world)]
+        root = (getattr(pm, "extra", None) or {}).get("root")
+        ctx = DataContext(tokenizer=recipe.llm.tokenizer, max_len=tcfg.max_len, store=store,
+                          image_root=Path(root) if root else None)
+        out_path = work / (FILES["preds"] if world == 1 else f"preds.rank-{rank}.jsonl")
+        lengths = getattr(recipe, "generation_length", None)
+        from cxrgen.utils.progress import progress
+        with open(out_path, "a", encoding="utf-8") as f, \
+                progress(f"generate {cfg.run}/{cfg.split}", total=len(records), unit="report",
+                         completed=len(done)) as bar:
+            chunk = cfg.batch_size * CHUNK_BATCHES
+            for c0 in range(0, len(mine), chunk):
+                exs = [recipe.example(r, ctx, train=False) for r in mine[c0:c0 + chunk]]
+                if lengths is not None:
+                    exs.sort(key=lengths)
+                for b0 in range(0, len(exs), cfg.batch_size):
+                    part = exs[b0:b0 + cfg.batch_size]
+                    batch = recipe.collate(part, train=False)
+                    preds = generate_batch(recipe, batch, cfg, device)
+                    for e, pred in zip(part, preds):
+                        f.write(json.dumps({"id": e["id"], "prediction": pred, "reference": e["reference"]},
+                                           ensure_ascii=False) + "\n")
+                    f.flush()
+                    bar.advance(len(part) * world)
+        dist.barrier()
+        if rank != 0:
+            dist.barrier()
+            return None
+        rows = _read_done(work)
+        missing = [r.id for r in records if r.id not in rows]
+        if missing:
+            raise InputError(f"generation finished without predictions for {len(missing)} studies "
+                             f"(e.g. {missing[0]!r}); re-run the same command to resume")
+        from cxrgen.utils.io import write_jsonl
+        final = work / FILES["preds"]
+        write_jsonl(final, (rows[r.id] for r in records))
+        for p in work.glob("preds.rank-*.jsonl"):
+            p.unlink()
+        m = build.commit([FILES["preds"]], counts={"predictions": len(records)},
+                         extra={"model": {"mode": tcfg.mode, "llm": tcfg.llm, "llm_source": recipe.llm.source,
+                                          "run": cfg.run, "train_fingerprint": tm.fingerprint},
+                                "checkpoint": {"folder": folder.name, "sha256": ck_sha},
+                                "decoding": decoding(cfg), "world_size": world})
+        dist.barrier()
+    if echo:
+        echo(f"wrote {len(records)} predictions to generate/{cfg.run}/{key}/preds.jsonl")
+    return m
+
+
+def _read_done_readonly(work: Path) -> dict[str, dict]:
+    done: dict[str, dict] = {}
+    for p in sorted(work.glob("preds*.jsonl")):
+        for line in p.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                break
+            done[row["id"]] = row
+    return done

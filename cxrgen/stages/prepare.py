@@ -1,0 +1,149 @@
+"""prepare: a data set's reports and image lists → ``prepare/<name>/records.jsonl`` + ``stats.json``.
+
+The reader (``cxrgen.data.<dataset>:read``, from the DATASETS registry) describes its raw inputs
+(CSV/zip/tgz hashed by content, report folders by their signature) so the fingerprint is known before
+anything is parsed; an up-to-date artifact is reused. Records are streamed into the artifact's work
+folder; any error removes it, so nothing half-written is left and the previous artifact stays.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+from cxrgen.data.source import Source, Stats
+from cxrgen.errors import ConfigError, InputError
+from cxrgen.utils.io import atomic_write_json
+from cxrgen.utils.log import log
+from cxrgen.utils.progress import progress
+from cxrgen.workspace.artifact import ArtifactBuild
+from cxrgen.workspace.layout import FILES, Workspace, check_name
+from cxrgen.workspace.manifest import Manifest
+
+
+def validate(cfg) -> None:
+    """Collect every problem with the option combination and raise once."""
+    issues = []
+    if cfg.dataset == "mimic":
+        if not cfg.root:
+            issues.append("`cxrgen prepare mimic` needs --root (the MIMIC-CXR-JPG folder)")
+        if cfg.split != "official":
+            issues.append("MIMIC-CXR uses its official split; drop --split")
+    if cfg.dataset == "iu":
+        if not cfg.reports:
+            issues.append("`cxrgen prepare iu` needs --reports (NLMCXR_reports.tgz, an XML folder or indiana_reports.csv)")
+        if cfg.split == "official":
+            issues.append("IU X-ray has no official split: use --split random [--seed N] or --split r2gen --annotation annotation.json")
+        if cfg.split == "r2gen" and not cfg.annotation:
+            issues.append("--split r2gen needs --annotation annotation.json (R2Gen's iu_xray annotation)")
+    if cfg.annotation and cfg.split != "r2gen":
+        issues.append("--annotation is only used with --split r2gen")
+    if cfg.dataset == "synthetic":
+        if not 256 <= cfg.image_size <= 512:
+            issues.append(f"image_size={cfg.image_size}: synthetic images are 256–512 px")
+        if cfg.n < 10:
+            issues.append(f"--n {cfg.n}: make at least 10 synthetic studies")
+    if issues:
+        raise ConfigError("; ".join(issues))
+
+
+def _source(cfg, ws: Workspace, name: str, dry_run: bool) -> Source | None:
+    from cxrgen.models.catalog import DATASETS
+    reader = DATASETS.get(cfg.dataset).load()
+    if cfg.dataset == "synthetic":
+        return reader(cfg, ws=ws, name=name, dry_run=dry_run)
+    return reader(cfg)
+
+
+def _consume(source: Source, stats: Stats, out: Path | None) -> dict:
+    """Stream the records to ``out`` (or only count them), checking ids are unique."""
+    splits: Counter = Counter()
+    images: Counter = Counter()
+    ids: set[str] = set()
+    f = open(out, "w", encoding="utf-8") if out else None
+    try:
+        with progress(f"prepare {source.dataset}", unit="rec") as bar:
+            for r in source.records(stats):
+                if r.id in ids:
+                    raise InputError(f"{r.source.get('file', source.dataset)}: duplicate record id {r.id!r}")
+                ids.add(r.id)
+                splits[r.split] += 1
+                for im in r.images:
+                    images[(r.split, im.view or "?")] += 1
+                if f:
+                    f.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+                bar.advance()
+    finally:
+        if f:
+            f.close()
+    return {"records": len(ids), "images": sum(images.values()), "splits": dict(sorted(splits.items())),
+            "images_by_split_view": {f"{s}/{v}": n for (s, v), n in sorted(images.items())}}
+
+
+def _stats_doc(summary: dict, stats: Stats) -> dict:
+    return dict(summary, dropped=dict(stats.dropped.most_common()), notes=dict(stats.notes.most_common()),
+                examples=stats.examples)
+
+
+def print_summary(name: str, doc: dict, status: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(title=f"prepare/{name} ({status})",
+              caption=f"{doc['records']} records, {doc['images']} images")
+    for c in ("split", "view", "images", "records"):
+        t.add_column(c, justify="right" if c in ("images", "records") else "left")
+    by_split: dict[str, list] = {}
+    for key, n in doc["images_by_split_view"].items():
+        s, v = key.split("/", 1)
+        by_split.setdefault(s, []).append((v, n))
+    for s in ("train", "val", "test"):
+        for i, (v, n) in enumerate(by_split.get(s, [])):
+            t.add_row(s if i == 0 else "", v, str(n), str(doc["splits"].get(s, 0)) if i == 0 else "")
+    con = Console(highlight=False)
+    con.print(t)
+    if doc["dropped"] or doc["notes"]:
+        d = Table(title="dropped studies / notes")
+        d.add_column("reason")
+        d.add_column("count", justify="right")
+        for reason, n in doc["dropped"].items():
+            d.add_row(f"dropped: {reason}", str(n))
+        for what, n in doc["notes"].items():
+            d.add_row(f"note: {what}", str(n))
+        con.print(d)
+
+
+def run(cfg, *, ws: Workspace, force: bool = False, dry_run: bool = False) -> Manifest | None:
+    """Build (or reuse) ``prepare/<name>``; returns its manifest (``None`` for a dry run that had to read)."""
+    validate(cfg)
+    name = check_name(cfg.name or cfg.dataset, "--name")
+    source = _source(cfg, ws, name, dry_run)
+    if source is None:  # synthetic dry run: nothing generated, nothing to read
+        return None
+    build = ArtifactBuild(ws, "prepare", (name,), cfg, source.inputs(), force=force)
+    if (m := build.up_to_date()) is not None:
+        log.info("prepare/%s is up to date (%s records); --force rebuilds it", name, m.counts.get("records"))
+        stats_path = build.final_dir / FILES["stats"]
+        if stats_path.is_file():
+            print_summary(name, json.loads(stats_path.read_text()), "up to date")
+        return m
+    stats = Stats()
+    if dry_run:
+        doc = _stats_doc(_consume(source, stats, None), stats)
+        print_summary(name, doc, "dry run, nothing written")
+        return None
+    with build:
+        try:
+            doc = _stats_doc(_consume(source, stats, build.work_dir / FILES["records"]), stats)
+            atomic_write_json(build.work_dir / FILES["stats"], doc)
+            m = build.commit([FILES["records"], FILES["stats"]],
+                             counts={"records": doc["records"], "images": doc["images"], **doc["splits"]},
+                             extra={"root": source.root, "dataset": cfg.dataset,
+                                    "dropped": doc["dropped"]})
+        except BaseException:
+            shutil.rmtree(build.work_dir, ignore_errors=True)
+            raise
+    print_summary(name, doc, "written")
+    return m
+

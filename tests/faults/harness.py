@@ -1,0 +1,60 @@
+"""Helpers for the fault suite: run cxrgen in a subprocess, SIGKILL it at a chosen point, compare artifacts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from cxrgen.workspace.layout import Workspace
+from cxrgen.workspace.status import workspace_status
+
+
+def cxrgen_cmd(ws: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "cxrgen", "--workspace", str(ws), *map(str, args)]
+
+
+def run(ws: Path, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cxrgen_cmd(ws, *args), capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def run_and_kill(ws: Path, args: list[str], when: Callable[[], bool], timeout: float = 600,
+                 env: dict | None = None) -> bool:
+    """Start ``cxrgen ARGS``; SIGKILL it as soon as ``when()`` is true. Returns True if it was killed
+    (False: it finished first, which the caller should treat as a test-design problem)."""
+    p = subprocess.Popen(cxrgen_cmd(ws, *args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + timeout
+    try:
+        while p.poll() is None:
+            if when():
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+                return True
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"cxrgen {' '.join(args)} did not reach the kill point in {timeout}s")
+            time.sleep(0.02)
+        return False
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def states(ws: Path) -> dict[str, str]:
+    return {s.name: s.state for s in workspace_status(Workspace(ws))}
+
+
+def manifest(ws: Path, *parts: str) -> dict:
+    return json.loads(Path(ws, *parts, "manifest.json").read_text())
