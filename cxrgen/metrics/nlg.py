@@ -160,8 +160,8 @@ class Meteor:
         if not hyps:
             return 0.0, [], np.zeros((0, self.N_STATS))
         with self._lock:
-            if self._p.poll() is not None:
-                raise CxrgenError("METEOR is not running (closed or crashed); create a new scorer")
+            if self._timed_out or self._p.poll() is not None:
+                raise CxrgenError("METEOR is not running (closed, crashed or timed out); create a new scorer")
             timer = threading.Timer(self.timeout + 0.05 * len(hyps), self._kill_on_timeout)  # grows with the set
             timer.start()
             try:
@@ -214,7 +214,7 @@ def shared_meteor() -> Meteor:
     """The process-wide METEOR JVM (started once: ~10-20 s and ~1.3 GB)."""
     global _SHARED
     with _SHARED_LOCK:
-        if _SHARED is None or _SHARED._p is None or _SHARED._p.poll() is not None:
+        if _SHARED is None or _SHARED._p is None or _SHARED._timed_out or _SHARED._p.poll() is not None:
             _SHARED = Meteor()
             import atexit
             atexit.register(_SHARED.close)
