@@ -37,6 +37,14 @@ CASES = [
     ("Stable calcified granuloma. No acute disease.", {}),  # another finding blocks No Finding
     ("Findings may represent early edema.", {"Edema": -1}),
     ("Congestive heart failure.", {"Edema": 1, "Cardiomegaly": -1}),
+    ("There is no pneumothorax or pleural effusion and the heart is enlarged.",
+     {"Pneumothorax": 0, "Pleural Effusion": 0, "Cardiomegaly": 1}),
+    ("The endotracheal tube has been removed.", {"Support Devices": 0, "No Finding": 1}),
+    ("Left lower lobe opacity could reflect atelectasis or pneumonia.",
+     {"Lung Opacity": 1, "Atelectasis": -1, "Pneumonia": -1}),
+    ("Dense retrocardiac opacity concerning for pneumonia.", {"Lung Opacity": 1, "Pneumonia": -1}),
+    ("No displaced fracture is identified.", {"Fracture": 0, "No Finding": 1}),
+    ("Heart size is top normal.", {"Cardiomegaly": -1}),
     ("", {"No Finding": 1}),
 ]
 
