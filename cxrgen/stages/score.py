@@ -61,8 +61,8 @@ def load_preds(path: str | Path) -> Preds:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise InputError(f"{path} line {lineno}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column "
-                                 f"{e.start + 1}); save the file as UTF-8") from None
+                raise InputError(f"{path} line {lineno}: not valid UTF-8 text (byte {e.start}); "
+                                 "save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
