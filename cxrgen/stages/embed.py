@@ -135,6 +135,9 @@ def plan(cfg: EmbedConfig, ws: Workspace) -> dict:
     from cxrgen.models.encoders import load_encoder
     _, prep = upstream(ws, "prepare", cfg.dataset)
     items = list_images(ws, cfg.dataset, prep)
+    if cfg.weights:
+        from cxrgen.models.encoders.base import weight_kind
+        weight_kind(cfg.weights)  # a missing file or folder is reported now, not after the plan
     enc = load_encoder(cfg.encoder, cfg.weights, load_weights=False)
     world = dist.world_size()
     shards = shard_ranges(len(items), cfg.batch_size, cfg.shard_size)
@@ -173,8 +176,6 @@ def render_plan(p: dict) -> str:
 
 
 def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False) -> Manifest | None:
-    if cfg.batch_size < 1 or cfg.shard_size < 1 or cfg.workers < 0:
-        raise ConfigError("--batch-size and shard_size must be ≥ 1 and --workers ≥ 0")
     if dry_run:
         print(render_plan(plan(cfg, ws)))
         return None
