@@ -278,7 +278,8 @@ def _merge(cfg: EmbedConfig, enc, items: list[Item], build: ArtifactBuild, weigh
              "dim": enc.dim, "tokens": enc.tokens, "score_labels": json.dumps(list(enc.score_labels)),
              "cxrgen_version": versions.get("cxrgen", ""), "versions": json.dumps(versions, sort_keys=True)}
     out = work / FILES["features"]
-    write_feature_cache(out, ids, data, dtype=cfg.dtype, attrs=attrs)
+    write_feature_cache(out, ids, data, dtype=cfg.dtype, attrs=attrs, row_shape=enc.output_shape,
+                        n_scores=len(enc.score_labels))
     for s in shards_:
         (work / shard_name(*s)).unlink()
     if skipped:
