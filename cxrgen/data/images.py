@@ -109,7 +109,8 @@ def _read_dicom(p: Path) -> np.ndarray:
     except InvalidDicomError:
         raise InputError(f"{p}: not a DICOM file (no DICM preamble); convert it or fix the path") from None
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        raise InputError(f"{p}: DICOM file without pixel data (SOP class {ds.get('SOPClassUID', '?')})")
+        raise InputError(f"{p}: DICOM file without pixel data (truncated, or not an image: "
+                         f"SOP class {ds.get('SOPClassUID', '?')})")
     try:
         pixels = ds.pixel_array
     except Exception as e:

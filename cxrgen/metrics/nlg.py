@@ -145,7 +145,8 @@ class Meteor:
             self._readline()  # raises with the JVM's last message
             raise
 
-    def score(self, hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> tuple[float, list[float], np.ndarray]:
+    def score(self, hyps: Sequence[str], refs: Sequence[Sequence[str]],
+              advance=None) -> tuple[float, list[float], np.ndarray]:
         if len(hyps) != len(refs):
             raise ValueError("hyps and refs differ in length")
         if not hyps:
@@ -157,9 +158,11 @@ class Meteor:
             timer.start()
             try:
                 stats = []
-                for hyp, rs in zip(hyps, refs):
+                for i, (hyp, rs) in enumerate(zip(hyps, refs), 1):
                     self._write(" ||| ".join(["SCORE", *(meteor_clean(r) for r in rs), meteor_clean(hyp)]))
                     stats.append(self._readline())
+                    if advance is not None and i % 100 == 0:
+                        advance(100)
                 self._write("EVAL ||| " + " ||| ".join(stats))
                 seg = [float(self._readline()) for _ in hyps]
                 total = float(self._readline())
@@ -328,6 +331,8 @@ def compute_nlg(hyps: Sequence[str], refs: Sequence[str], *, metrics: Sequence[s
     keys = expand_groups(metrics)
     res = NlgResult()
     t0 = time.perf_counter()
+    # start the METEOR JVM first: it loads its paraphrase table (~10-20 s) while Python computes the rest
+    m = (meteor or shared_meteor()) if "meteor" in keys and hyps else None
     if tokenize == "ptb":
         both = ptb_tokenize(list(refs) + list(hyps))
         refs, hyps = both[:len(refs)], both[len(refs):]
@@ -341,14 +346,6 @@ def compute_nlg(hyps: Sequence[str], refs: Sequence[str], *, metrics: Sequence[s
         for k in range(4):
             res.scores[f"bleu_{k + 1}"] = float(b[k])
         res.timings["bleu"] = time.perf_counter() - t
-    if "meteor" in keys:
-        t = time.perf_counter()
-        m = meteor or shared_meteor()
-        total, seg, stats = m.score(hyps, refs_l)
-        res.scores["meteor"] = float(total)
-        res.per_sample["meteor"] = np.array(seg, dtype=np.float64)
-        res.meteor = meteor_chunk_column(stats)
-        res.timings["meteor"] = time.perf_counter() - t
     if "rouge_l" in keys:
         from pycocoevalcap.rouge.rouge import Rouge
         t = time.perf_counter()
@@ -370,5 +367,16 @@ def compute_nlg(hyps: Sequence[str], refs: Sequence[str], *, metrics: Sequence[s
         else:
             res.per_sample["cider"], res.scores["cider"] = np.zeros(0), 0.0
         res.timings["cider"] = time.perf_counter() - t
+    if "meteor" in keys and n:
+        t = time.perf_counter()
+        from cxrgen.utils.progress import progress
+        with progress("METEOR", total=n, unit="report") as bar:
+            total, seg, stats = (m or meteor or shared_meteor()).score(hyps, refs_l, advance=bar.advance)
+        res.scores["meteor"] = float(total)
+        res.per_sample["meteor"] = np.array(seg, dtype=np.float64)
+        res.meteor = meteor_chunk_column(stats)
+        res.timings["meteor"] = time.perf_counter() - t
+    elif "meteor" in keys:
+        res.scores["meteor"], res.per_sample["meteor"], res.meteor = 0.0, np.zeros(0), np.zeros((0, Meteor.N_STATS))
     res.scores = {k: res.scores[k] for k in NLG_KEYS if k in res.scores and k in keys}
     return res

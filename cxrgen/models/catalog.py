@@ -24,7 +24,7 @@ _E = "cxrgen.models.encoders"
 ENCODERS.register("medclip-vit", Entry(f"{_E}.medclip:build", {"dim": 512, "tokens": 0}),
                   "MedCLIP vision (Swin-T → Linear 768→512, L2-normalised), 512-d; --weights pytorch_model.bin")
 ENCODERS.register("tiny-medclip-vit", Entry(f"{_E}.medclip:build", {"dim": 512, "tokens": 0, "tiny": True}),
-                  "random tiny MedCLIP twin (2-stage Swin, 7×7 grid flattened → 512, L2-normalised; tests, demo)")
+                  "random tiny MedCLIP twin (1-stage Swin, 7×7 grid flattened → 512, L2-normalised; tests, demo)")
 ENCODERS.register("xrv-densenet121-res224-all", Entry(f"{_E}.xrv:build", {"dim": 1024, "tokens": 0, "scores": 18}),
                   "torchxrayvision DenseNet-121 res224-all: 1024-d + 18 pathology scores; --weights FILE")
 ENCODERS.register("tiny-xrv-densenet", Entry(f"{_E}.xrv:build", {"dim": 32, "tokens": 0, "scores": 18, "tiny": True}),
@@ -67,5 +67,7 @@ MODES.register("deep", Entry(f"{_R}.r2gengpt:DeepRecipe", {"encoder": "swin-base
                "R2GenGPT deep: + whole Swin-B trained, images encoded on the fly (90,949,816)")
 MODES.register("qlora", Entry(f"{_R}.qlora:QloraRecipe", {"encoder": "xrv-densenet121-res224-all"}),
                "LLaMA-XR: xrv pathology scores as text, 4-bit NF4 LLM + LoRA r16 (41,943,040 params)")
+MODES.register("lm", Entry(f"{_R}.lm:LanguageModelRecipe", {}),
+               "the LLM alone on report text (tiny twins' stand-in for pretraining; exports final/hf)")
 MODES.register("dual", Entry(f"{_R}.dual:DualRecipe", {"encoder": "vit-base"}),
                "dual content/topic encoders → projector, LLM frozen; 0.5·LM + 0.5·InfoNCE (τ 0.07)")

@@ -53,6 +53,7 @@ ARCH_CONFIGS: dict[str, dict[str, Any]] = {
                                  initializer_range=0.02, bos_token_id=128000,
                                  eos_token_id=[128001, 128008, 128009]),
 }
+ARCH_CONFIGS["llama2-7b"] = dict(ARCH_CONFIGS["llama2-7b-chat"])  # base model: same architecture
 
 ARCH_CONFIGS["llama2-7b"] = dict(ARCH_CONFIGS["llama2-7b-chat"])  # same architecture, base weights
 

@@ -192,6 +192,18 @@ _JAVA: Optional[str] = None
 def java_version() -> Optional[str]:
     global _JAVA
     if _JAVA is None:
+        import os
+        import shutil
+        java = shutil.which("java")
+        release = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(java))), "release") if java else ""
+        try:  # the JDK's release file says it without starting a JVM
+            with open(release, encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("JAVA_VERSION="):
+                        _JAVA = "java " + line.split("=", 1)[1].strip().strip('"')
+                        return _JAVA
+        except OSError:
+            pass
         try:
             p = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
             _JAVA = (p.stderr or p.stdout).strip().splitlines()[0]

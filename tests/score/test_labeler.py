@@ -66,7 +66,7 @@ def test_agreement_with_openi_mesh_tags():
     res = agreement(reports, L.label_many(r.text for r in reports))
     # floors: what benchmarks/results/labeler_openi.md reports, minus a small margin
     floors = {"Cardiomegaly": 0.83, "Pleural Effusion": 0.86, "Pneumothorax": 0.80, "Atelectasis": 0.88,
-              "Edema": 0.74, "Opacity": 0.85, "Nodule/Mass": 0.60, "Fracture": 0.81, "Normal": 0.87}
+              "Edema": 0.74, "Opacity": 0.85, "Nodule/Mass": 0.70, "Fracture": 0.81, "Normal": 0.87}
     for name, floor in floors.items():
         assert res[name]["f1"] >= floor, (name, res[name])
         assert res[name]["accuracy"] >= 0.9, (name, res[name])
