@@ -98,3 +98,13 @@ def test_reproduce_compare_reads_scores_json(cli, ws):
     assert rows["bleu_4"] == {"metric": "bleu_4", "paper": 0.134, "ours": 0.1, "delta": -0.034}
     assert rows["ce_f1"]["ours"] == 0.4 and rows["ce_f1"]["paper"] == 0.389
     assert rows["meteor"]["ours"] is None
+
+
+@pytest.mark.parametrize("ds", ["iu", "mimic"])
+def test_r2gengpt_decoding_presets_match_the_recipe_and_reproduce(ds):
+    from cxrgen.config.base import load_config, to_dict
+    from cxrgen.config.schema import GenerateConfig
+    from cxrgen.models.recipes.r2gengpt import DECODING
+    from cxrgen.papers import SETTINGS
+    g = to_dict(load_config(GenerateConfig, CONFIGS / "generate" / f"r2gengpt-{ds}.yaml"))
+    assert {k: g[k] for k in DECODING[ds]} == DECODING[ds] == SETTINGS[f"r2gengpt-deep-{ds}"].decoding
