@@ -67,7 +67,7 @@ MODES.register("deep", Entry(f"{_R}.r2gengpt:DeepRecipe", {"encoder": "swin-base
                "R2GenGPT deep: + whole Swin-B trained, images encoded on the fly (90,949,816)")
 MODES.register("qlora", Entry(f"{_R}.qlora:QloraRecipe", {"encoder": "xrv-densenet121-res224-all"}),
                "LLaMA-XR: xrv pathology scores as text, 4-bit NF4 LLM + LoRA r16 (41,943,040 params)")
-MODES.register("lm", Entry(f"{_R}.lm:LanguageModelRecipe", {}),
-               "the LLM alone on report text (tiny twins' stand-in for pretraining; exports final/hf)")
 MODES.register("dual", Entry(f"{_R}.dual:DualRecipe", {"encoder": "vit-base"}),
                "dual content/topic encoders → projector, LLM frozen; 0.5·LM + 0.5·InfoNCE (τ 0.07)")
+MODES.register("lm", Entry(f"{_R}.lm:LanguageModelRecipe", {}),
+               "the LLM alone on report text (tiny twins' stand-in for pretraining; exports final/hf)")
