@@ -62,6 +62,8 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
             problems.append("--iu-images (the IU PNG folder; images are encoded)")
     if s.dataset == "mimic" and not roots.mimic_root:
         problems.append("--mimic-root (the MIMIC-CXR-JPG root)")
+    if not (roots.encoder_weights or s.encoder_weights):
+        problems.append(f"--encoder-weights (the {s.encoder} weights file)")
     if problems:
         raise ConfigError(f"{s.name} needs {' and '.join(problems)}")
     ws = ["--workspace", workspace]
@@ -72,9 +74,8 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
         prep = ["prepare", "mimic", "--root", roots.mimic_root]
     cmds = [ws + prep]
     if s.cached_features:
-        emb = ["embed", "--dataset", s.dataset, "--encoder", s.encoder]
-        if roots.encoder_weights:
-            emb += ["--weights", roots.encoder_weights]
+        emb = ["embed", "--dataset", s.dataset, "--encoder", s.encoder,
+               "--weights", roots.encoder_weights or s.encoder_weights]
         cmds.append(ws + emb)
     train = ["train", "--config", str(config_path(s, configs)), f"run={s.name}"]
     if roots.llm_weights:
