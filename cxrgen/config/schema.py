@@ -56,6 +56,14 @@ class EmbedConfig:
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
     shard_size: int = F(1024, "images per resumable shard", runtime=True)
 
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be ≥ 1, got {self.batch_size}")
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be ≥ 0, got {self.workers}")
+        if self.shard_size < 1:
+            raise ConfigError(f"shard_size must be ≥ 1, got {self.shard_size}")
+
 
 @dataclass(frozen=True)
 class MapperConfig:

@@ -21,6 +21,7 @@ stay inside ROOT. Image paths are relative to ROOT.
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import re
 import zipfile
@@ -163,16 +164,17 @@ def _labels(path: Path, fix: str) -> dict[str, tuple]:
     get = LABEL_VALUES.get
     for line, row in table:
         if not out:
-            i_study, cols = table.col["study_id"], [table.col[c] for c in CHEXPERT14]
+            i_study, pick = table.col["study_id"], operator.itemgetter(*[table.col[c] for c in CHEXPERT14])
         study = _digits(row[i_study], "study_id", path, line)
         if study in out:
             raise InputError(f"{path} line {line}: duplicate study_id {study}")
-        values = tuple(get(row[i], "?") for i in cols)
-        if "?" in values:
-            values = tuple(get(row[i].strip(), "?") for i in cols)
+        try:
+            values = tuple(map(LABEL_VALUES.__getitem__, pick(row)))
+        except KeyError:
+            values = tuple(get(v.strip(), "?") for v in pick(row))
             if "?" in values:
-                bad = next(row[i] for i in cols if get(row[i].strip(), "?") == "?")
-                raise InputError(f"{path} line {line}: label value {bad!r} is not one of 1.0, 0.0, -1.0 or empty")
+                bad = next(v for v in pick(row) if get(v.strip(), "?") == "?")
+                raise InputError(f"{path} line {line}: label value {bad!r} is not one of 1.0, 0.0, -1.0 or empty") from None
         out[study] = values
     return out
 
