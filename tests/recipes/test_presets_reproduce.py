@@ -108,3 +108,33 @@ def test_r2gengpt_decoding_presets_match_the_recipe_and_reproduce(ds):
     from cxrgen.papers import SETTINGS
     g = to_dict(load_config(GenerateConfig, CONFIGS / "generate" / f"r2gengpt-{ds}.yaml"))
     assert {k: g[k] for k in DECODING[ds]} == DECODING[ds] == SETTINGS[f"r2gengpt-deep-{ds}"].decoding
+
+
+@pytest.mark.e2e
+def test_reproduce_runs_the_whole_chain_with_a_tiny_preset(tmp_path):
+    """`cxrgen reproduce` for real (subprocesses), on IU-layout synthetic data with a tiny preset of the
+    same name passed with --configs: prepare iu → embed → train → generate → score → table."""
+    from tests.conftest import run_cli
+    data_ws = tmp_path / "data-ws"
+    r = run_cli("prepare", "synthetic", "--n", "16", "--layout", "iu", "--views", "all", "image_size=256",
+                workspace=data_ws)
+    assert r.code == 0, r.err
+    root = data_ws / "data" / "synthetic"
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    (presets / "r2gengpt-shallow-iu.yaml").write_text(
+        "mode: shallow\nllm: tiny-llama\ndataset: iu\nencoder: tiny-swin-grid\nmax_len: 24\n"
+        "optim: {max_steps: 2, batch_size: 4}\n")
+    ws = tmp_path / "ws"
+    r = run_cli("reproduce", "r2gengpt-shallow-iu", "--iu-reports", str(root / "indiana_reports.csv"),
+                "--iu-images", str(root / "images"), "--configs", str(presets), "--json", workspace=ws)
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    rows = {x["metric"]: x for x in d["rows"]}
+    assert set(rows) == {"bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider"}
+    assert all(isinstance(rows[m]["ours"], float) for m in ("bleu_1", "bleu_4", "rouge_l", "cider"))
+    assert rows["bleu_1"]["paper"] == 0.466
+    scores = json.loads((ws / "score" / "r2gengpt-shallow-iu" / "test" / "scores.json").read_text())
+    assert rows["bleu_4"]["ours"] == scores["metrics"]["bleu_4"]
+    preds = (ws / "generate" / "r2gengpt-shallow-iu" / "test" / "preds.jsonl").read_text().splitlines()
+    assert len(preds) > 0
