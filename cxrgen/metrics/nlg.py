@@ -107,7 +107,7 @@ class Meteor:
     """One long-lived METEOR 1.5 JVM (the jar and paraphrase table shipped in pycocoevalcap).
 
     ``score(hyps, refs)`` returns (corpus score, per-segment scores, per-segment stats as an (N, 23)
-    array). Thread-safe; a watchdog kills the JVM when a call exceeds ``timeout`` seconds.
+    array). Thread-safe; a watchdog kills the JVM when a call exceeds ``timeout`` seconds (+50 ms per report).
     """
 
     N_STATS = 23
@@ -120,6 +120,7 @@ class Meteor:
             raise DependencyError(f"{folder}/data/paraphrase-en.gz is missing; reinstall with "
                                   "`pip install --force-reinstall --no-deps pycocoevalcap==1.2`")
         self.timeout = timeout
+        self._timed_out = False
         self._lock = threading.Lock()
         self._stderr = tempfile.TemporaryFile()
         env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
@@ -128,9 +129,16 @@ class Meteor:
         self._p = subprocess.Popen(self.cmd, cwd=folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=self._stderr, env=env)
 
+    def _kill_on_timeout(self) -> None:
+        self._timed_out = True
+        self._p.kill()
+
     def _readline(self) -> str:
         line = self._p.stdout.readline()
         if not line:
+            if self._timed_out:
+                raise CxrgenError(f"METEOR did not answer within {self.timeout:g} s (+50 ms per report) and was stopped; "
+                                  "score fewer reports at a time or raise the timeout")
             self._stderr.seek(0)
             tail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
             why = tail[-1] if tail else f"exit code {self._p.poll()}"
@@ -152,9 +160,9 @@ class Meteor:
         if not hyps:
             return 0.0, [], np.zeros((0, self.N_STATS))
         with self._lock:
-            if self._p.poll() is not None:
-                raise CxrgenError("METEOR is not running (closed or crashed); create a new scorer")
-            timer = threading.Timer(self.timeout, self._p.kill)
+            if self._timed_out or self._p.poll() is not None:
+                raise CxrgenError("METEOR is not running (closed, crashed or timed out); create a new scorer")
+            timer = threading.Timer(self.timeout + 0.05 * len(hyps), self._kill_on_timeout)  # grows with the set
             timer.start()
             try:
                 stats = []
@@ -171,8 +179,6 @@ class Meteor:
                 raise CxrgenError("METEOR replied out of protocol; this is a bug, please report it") from None
             finally:
                 timer.cancel()
-            if self._p.poll() is not None:
-                raise CxrgenError(f"METEOR was stopped after {self.timeout:.0f} s (timeout)")
         arr = np.array([[float(x) for x in s.split()] for s in stats], dtype=np.float64)
         if arr.shape[1] != self.N_STATS:
             raise CxrgenError(f"METEOR returned {arr.shape[1]} statistics per segment, expected {self.N_STATS}")
@@ -208,7 +214,7 @@ def shared_meteor() -> Meteor:
     """The process-wide METEOR JVM (started once: ~10-20 s and ~1.3 GB)."""
     global _SHARED
     with _SHARED_LOCK:
-        if _SHARED is None or _SHARED._p is None or _SHARED._p.poll() is not None:
+        if _SHARED is None or _SHARED._p is None or _SHARED._timed_out or _SHARED._p.poll() is not None:
             _SHARED = Meteor()
             import atexit
             atexit.register(_SHARED.close)

@@ -50,14 +50,19 @@ class Preds:
 def load_preds(path: str | Path) -> Preds:
     path = Path(path)
     try:
-        f = open(path, encoding="utf-8")
+        f = open(path, "rb")
     except FileNotFoundError:
         raise InputError(f"{path}: file not found; give a preds.jsonl with id, prediction, reference per line") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder; give the preds.jsonl file") from None
     ids, hyps, refs, seen = [], [], [], {}
     with f:
-        for lineno, line in enumerate(f, 1):
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"{path} line {lineno}: not valid UTF-8 text (byte {e.start}); "
+                                 "save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:

@@ -162,3 +162,11 @@ def test_torchrun_two_ranks_equal_single_process(prepared, tmp_path):
     ma, mb = manifest(ws, "fixture", ENC), manifest(ws2, "fixture", ENC)
     assert ma["extra"]["world_size"] == 2 and mb["extra"]["world_size"] == 1
     assert ma["fingerprint"] == mb["fingerprint"]
+
+
+def test_bad_options_are_config_errors(prepared):
+    ws, _ = prepared(2)
+    r = _embed(ws, "--batch-size", "0")
+    assert r.code == 2 and "--batch-size must be ≥ 1, got 0" in r.err
+    r = run_cli("embed", "--dataset", "fixture", "--encoder", ENC, "--weights", "./nope.bin", "--dry-run", workspace=ws)
+    assert r.code == 2 and "--weights ./nope.bin: no such file or directory" in r.err

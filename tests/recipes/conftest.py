@@ -79,9 +79,11 @@ def tiny_cfg():
 
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
-    """Tiny models run faster on one thread, and far faster when the CPU is shared (no oversubscription)."""
+    """Tiny models run faster on one thread, and far faster when the CPU is shared (no oversubscription).
+    Seeded too, so recipe initialisation does not depend on which tests ran before."""
     import torch
     n = torch.get_num_threads()
     torch.set_num_threads(1)
+    torch.manual_seed(0)
     yield
     torch.set_num_threads(n)

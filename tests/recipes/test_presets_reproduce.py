@@ -67,6 +67,8 @@ def test_reproduce_dry_run_plans_the_chain(cli, ws):
     assert steps == ["prepare", "embed", "train", "generate", "score"]
     assert d["commands"][0][3:] == ["prepare", "iu", "--reports", "/d/NLMCXR_reports.tgz", "--images", "/d/img",
                                     "--views", "all", "--split", "r2gen", "--annotation", "/d/annotation.json"]
+    assert d["commands"][1][3:] == ["embed", "--dataset", "iu", "--encoder", "swin-base-grid",
+                                    "--weights", "microsoft/swin-base-patch4-window7-224"]   # never random
     assert d["commands"][2][-2:] == ["run=r2gengpt-shallow-iu", "weights=/w/llama2"]
     assert d["commands"][3][-5:] == ["beams=3", "repetition_penalty=2.0", "length_penalty=2.0",
                                      "min_new_tokens=40", "max_new_tokens=100"]
@@ -80,6 +82,8 @@ def test_reproduce_dry_run_plans_the_chain(cli, ws):
 def test_reproduce_names_missing_roots_and_unknown_settings(cli):
     r = cli("reproduce", "dual-iu", "--dry-run")
     assert r.code == 2 and "dual-iu needs --iu-reports" in r.err and "--iu-images" in r.err
+    r = cli("reproduce", "llama-xr-iu", "--iu-reports", "r.tgz", "--iu-images", "img", "--dry-run")
+    assert r.code == 2 and "--encoder-weights (the xrv-densenet121-res224-all weights file)" in r.err
     r = cli("reproduce", "r2gengpt-shalow-iu", "--dry-run")
     assert r.code == 2 and "did you mean 'r2gengpt-shallow-iu'" in r.err
 
@@ -94,3 +98,43 @@ def test_reproduce_compare_reads_scores_json(cli, ws):
     assert rows["bleu_4"] == {"metric": "bleu_4", "paper": 0.134, "ours": 0.1, "delta": -0.034}
     assert rows["ce_f1"]["ours"] == 0.4 and rows["ce_f1"]["paper"] == 0.389
     assert rows["meteor"]["ours"] is None
+
+
+@pytest.mark.parametrize("ds", ["iu", "mimic"])
+def test_r2gengpt_decoding_presets_match_the_recipe_and_reproduce(ds):
+    from cxrgen.config.base import load_config, to_dict
+    from cxrgen.config.schema import GenerateConfig
+    from cxrgen.models.recipes.r2gengpt import DECODING
+    from cxrgen.papers import SETTINGS
+    g = to_dict(load_config(GenerateConfig, CONFIGS / "generate" / f"r2gengpt-{ds}.yaml"))
+    assert {k: g[k] for k in DECODING[ds]} == DECODING[ds] == SETTINGS[f"r2gengpt-deep-{ds}"].decoding
+
+
+@pytest.mark.e2e
+def test_reproduce_runs_the_whole_chain_with_a_tiny_preset(tmp_path):
+    """`cxrgen reproduce` for real (subprocesses), on IU-layout synthetic data with a tiny preset of the
+    same name passed with --configs: prepare iu → embed → train → generate → score → table."""
+    from tests.conftest import run_cli
+    data_ws = tmp_path / "data-ws"
+    r = run_cli("prepare", "synthetic", "--n", "16", "--layout", "iu", "--views", "all", "image_size=256",
+                workspace=data_ws)
+    assert r.code == 0, r.err
+    root = data_ws / "data" / "synthetic"
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    (presets / "r2gengpt-shallow-iu.yaml").write_text(
+        "mode: shallow\nllm: tiny-llama\ndataset: iu\nencoder: tiny-swin-grid\nmax_len: 24\n"
+        "optim: {max_steps: 2, batch_size: 4}\n")
+    ws = tmp_path / "ws"
+    r = run_cli("reproduce", "r2gengpt-shallow-iu", "--iu-reports", str(root / "indiana_reports.csv"),
+                "--iu-images", str(root / "images"), "--configs", str(presets), "--json", workspace=ws)
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    rows = {x["metric"]: x for x in d["rows"]}
+    assert set(rows) == {"bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider"}
+    assert all(isinstance(rows[m]["ours"], float) for m in ("bleu_1", "bleu_4", "rouge_l", "cider"))
+    assert rows["bleu_1"]["paper"] == 0.466
+    scores = json.loads((ws / "score" / "r2gengpt-shallow-iu" / "test" / "scores.json").read_text())
+    assert rows["bleu_4"]["ours"] == scores["metrics"]["bleu_4"]
+    preds = (ws / "generate" / "r2gengpt-shallow-iu" / "test" / "preds.jsonl").read_text().splitlines()
+    assert len(preds) > 0
