@@ -26,4 +26,4 @@ def setup(verbosity: int = 0) -> None:
         handler = logging.StreamHandler()
     log.handlers[:] = [handler]
     log.setLevel(level)
-    log.propagate = False
+    log.propagate = True  # our handler prints; root normally has none (and pytest caplog can listen)
