@@ -33,6 +33,7 @@ LM_RUN = "demo-lm"
 RUN = "demo-prefix"
 MAJORITY = "demo-majority"
 SHUFFLED_SPLIT = "test-shuffled"
+PREFIX_LEN = 24  # room for 90% of the synthetic impressions in the lm step's context slots
 COLUMNS = (("bleu_4", "BLEU-4"), ("meteor", "METEOR"), ("rouge_l", "ROUGE-L"), ("cider", "CIDEr"),
            ("ce_macro_f1_14", "CE macro-F1 (14)"), ("ce_micro_f1_14", "CE micro-F1 (14)"),
            ("ce_macro_f1_5", "CE macro-F1 (5)"))
@@ -48,11 +49,12 @@ def configs(cfg: DemoConfig, ws: Workspace) -> dict[str, Any]:
         "embed": load_config(EmbedConfig, {"dataset": DATASET, "encoder": cfg.encoder}),
         "lm": load_config(TrainConfig, {
             "mode": "lm", "llm": cfg.llm, "run": LM_RUN, "dataset": DATASET, "max_len": cfg.max_len,
+            "prefix_len": PREFIX_LEN,
             "seed": cfg.seed, "save_every": 10_000,
             "optim": {"lr": cfg.lm_lr, "epochs": cfg.lm_epochs, "batch_size": cfg.batch_size,
                       "warmup_steps": 20, "weight_decay": 0.01}}),
         "train": load_config(TrainConfig, {
-            "mode": "prefix", "llm": str(lm_dir), "run": RUN, "dataset": DATASET, "encoder": cfg.encoder,
+            "mode": "prefix", "llm": str(lm_dir), "prefix_len": PREFIX_LEN, "run": RUN, "dataset": DATASET, "encoder": cfg.encoder,
             "max_len": cfg.max_len, "seed": cfg.seed, "save_every": 10_000,
             "optim": {"lr": cfg.lr, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
                       "warmup_steps": 20, "weight_decay": 0.01}}),

@@ -5,6 +5,13 @@ language; a frozen random LM cannot be steered by a prefix. ``cxrgen demo`` ther
 the tiny twin on the training reports with this mode, then freezes it for ``--mode prefix`` (the
 stand-in for a pretrained LLM). On a real LLM it is plain domain-adaptive pretraining.
 
+The sequence is ``[context: prefix_len slots][report][EOS]``, the context being the study's
+IMPRESSION tokens (truncated or padded to ``prefix_len``), the loss on the report and EOS. A
+pretrained LLM has learned from its corpus to write what earlier context implies; a tiny twin trained
+on bare reports has not, and then no prefix can steer it. Trained this way, it reads its first
+``prefix_len`` positions as the summary of the report, which is exactly where ``--mode prefix`` puts
+the mapper's output.
+
 The final checkpoint is also exported in Hugging Face format to ``final/hf/`` (``save_pretrained``
 + tokenizer), so a later run takes it as ``--llm WORKSPACE/train/<run>/final/hf``.
 """
@@ -16,7 +23,7 @@ from typing import Any
 
 import torch
 
-from cxrgen.models.recipes.base import DataContext, Recipe, layout, target_ids
+from cxrgen.models.recipes.base import DataContext, Recipe, layout, target_ids, text_ids
 
 HF_EXPORT = "hf"
 
@@ -32,18 +39,19 @@ class LanguageModelRecipe(Recipe):
     def freeze(self) -> None:
         self.lm.requires_grad_(True)
 
-    def _bos(self) -> list[int]:
-        tok = self.llm.tokenizer
-        return [tok.bos_token_id if tok.bos_token_id is not None else self.llm.eos_id]
+    def context_ids(self, record: Any) -> list[int]:
+        n = self.cfg.prefix_len
+        ids = text_ids(self.llm.tokenizer, " ".join((record.impression or "").lower().split()))[:n]
+        return ids + [self.llm.eos_id] * (n - len(ids))
 
     def example(self, record: Any, ctx: DataContext, *, train: bool) -> dict:
-        ex = {"id": record.id, "reference": record.report}
+        ex = {"id": record.id, "reference": record.report, "context": self.context_ids(record)}
         if train:
             ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
         return ex
 
     def collate(self, examples: list[dict], *, train: bool) -> dict:
-        rows = [{"pre": self._bos(), "target": e.get("target", []) if train else []} for e in examples]
+        rows = [{"pre": e["context"], "target": e.get("target", []) if train else []} for e in examples]
         batch = layout(rows, self.llm.pad_id, side="right" if train else "left")
         batch["ids"] = [e["id"] for e in examples]
         batch["references"] = [e["reference"] for e in examples]
