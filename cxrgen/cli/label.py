@@ -28,35 +28,22 @@ def label(
 
     from cxrgen.errors import InputError
     from cxrgen.metrics.chexpert import default_labeler
-    from cxrgen.utils.io import atomic_path
+    from cxrgen.utils.io import atomic_path, iter_json_lines, iter_text_lines
 
     if not file.is_file():
         raise InputError(f"{file}: file not found")
     jsonl = file.suffix.lower() in (".jsonl", ".json", ".ndjson")
     items: list[tuple[str, str]] = []
-    with open(file, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise InputError(f"{file} line {lineno}: not valid UTF-8 text (byte {e.start}); save the file as UTF-8") from None
-            if jsonl:
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputError(f"{file} line {lineno}: not valid JSON ({e.msg})") from None
-                if not isinstance(row, dict) or field not in row:
-                    raise InputError(f"{file} line {lineno}: missing field {field!r} (choose it with --field)")
-                text = row[field]
-                if text is None:
-                    text = ""
-                if not isinstance(text, str):
-                    raise InputError(f"{file} line {lineno}: field {field!r} must be a string")
-                items.append((str(row.get(id_field, lineno)), text))
-            else:
-                items.append((str(lineno), line.rstrip("\r\n")))
+    if jsonl:
+        for lineno, row in iter_json_lines(file):
+            if field not in row:
+                raise InputError(f"{file} line {lineno}: missing field {field!r} (choose it with --field)")
+            text = "" if row[field] is None else row[field]
+            if not isinstance(text, str):
+                raise InputError(f"{file} line {lineno}: field {field!r} must be a string")
+            items.append((str(row.get(id_field, lineno)), text))
+    else:
+        items = [(str(lineno), line.rstrip("\r\n")) for lineno, line in iter_text_lines(file)]
     lab = default_labeler()
     lines = (json.dumps({"id": rid, **lab.label(text)}) + "\n" for rid, text in items)
     if out:

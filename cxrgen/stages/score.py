@@ -48,46 +48,29 @@ class Preds:
 
 
 def load_preds(path: str | Path) -> Preds:
+    from cxrgen.utils.io import iter_json_lines
     path = Path(path)
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found; give a preds.jsonl with id, prediction, reference per line") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; give the preds.jsonl file") from None
+    if not path.exists():
+        raise InputError(f"{path}: file not found; give a preds.jsonl with id, prediction, reference per line")
     ids, hyps, refs, seen = [], [], [], {}
-    with f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise InputError(f"{path} line {lineno}: not valid UTF-8 text (byte {e.start}); "
-                                 "save the file as UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path} line {lineno}: not valid JSON ({e.msg}); fix or remove the line") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path} line {lineno}: expected a JSON object with id, prediction, reference")
-            missing = [k for k in ("id", "prediction", "reference") if k not in row]
-            if missing:
-                raise InputError(f"{path} line {lineno}: missing field(s) {', '.join(map(repr, missing))} "
-                                 "(each line needs id, prediction, reference)")
-            rid = row["id"]
-            if not isinstance(rid, (str, int)) or isinstance(rid, bool) or str(rid) == "":
-                raise InputError(f"{path} line {lineno}: field 'id' must be a non-empty string or integer")
-            for k in ("prediction", "reference"):
-                if not isinstance(row[k], str):
-                    raise InputError(f"{path} line {lineno}: field {k!r} must be a string, got {type(row[k]).__name__}")
-            rid = str(rid)
-            if rid in seen:
-                raise InputError(f"{path} line {lineno}: duplicate id {rid!r} (first on line {seen[rid]}); ids must be unique")
-            seen[rid] = lineno
-            ids.append(rid)
-            hyps.append(row["prediction"])
-            refs.append(row["reference"])
+    for lineno, row in iter_json_lines(path):
+        missing = [k for k in ("id", "prediction", "reference") if k not in row]
+        if missing:
+            raise InputError(f"{path} line {lineno}: missing field(s) {', '.join(map(repr, missing))} "
+                             "(each line needs id, prediction, reference)")
+        rid = row["id"]
+        if not isinstance(rid, (str, int)) or isinstance(rid, bool) or str(rid) == "":
+            raise InputError(f"{path} line {lineno}: field 'id' must be a non-empty string or integer")
+        for k in ("prediction", "reference"):
+            if not isinstance(row[k], str):
+                raise InputError(f"{path} line {lineno}: field {k!r} must be a string, got {type(row[k]).__name__}")
+        rid = str(rid)
+        if rid in seen:
+            raise InputError(f"{path} line {lineno}: duplicate id {rid!r} (first on line {seen[rid]}); ids must be unique")
+        seen[rid] = lineno
+        ids.append(rid)
+        hyps.append(row["prediction"])
+        refs.append(row["reference"])
     if not ids:
         raise InputError(f"{path}: no predictions (empty file)")
     return Preds(path, ids, hyps, refs)

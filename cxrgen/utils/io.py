@@ -73,32 +73,45 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> int:
     return n
 
 
-def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Iterator[dict]:
-    """Yield JSON objects; a malformed line or a missing required field is an InputError naming the line."""
+def iter_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file; a missing file or non-UTF-8 bytes are InputErrors naming the line."""
     path = Path(path)
     try:
         f = open(path, "rb")
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a file") from None
     with f:
         for lineno, raw in enumerate(f, 1):
             try:
-                line = raw.decode("utf-8")
+                yield lineno, raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise InputError(f"{path} line {lineno}: not valid UTF-8 (byte 0x{raw[e.start]:02x}); "
+                raise InputError(f"{path} line {lineno}: not valid UTF-8 text (byte {e.start}); "
                                  "save the file as UTF-8") from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{path} line {lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise InputError(f"{path} line {lineno}: expected a JSON object, got {type(row).__name__}")
-            missing = [k for k in required if k not in row]
-            if missing:
-                raise InputError(f"{path} line {lineno}: missing field(s) {', '.join(map(repr, missing))}")
-            yield row
+
+
+def iter_json_lines(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict]]:
+    """(line number, object) per non-blank line; malformed JSON or missing fields name the line."""
+    for lineno, line in iter_text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path} line {lineno}: not valid JSON ({e.msg}); fix or remove the line") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{path} line {lineno}: expected a JSON object, got {type(row).__name__}")
+        missing = [k for k in required if k not in row]
+        if missing:
+            raise InputError(f"{path} line {lineno}: missing field(s) {', '.join(map(repr, missing))}")
+        yield lineno, row
+
+
+def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Iterator[dict]:
+    """Yield JSON objects; a malformed line or a missing required field is an InputError naming the line."""
+    for _, row in iter_json_lines(path, required):
+        yield row
 
 
 def safe_join(root: str | os.PathLike, rel: str, *, what: str = "path") -> Path:
