@@ -111,6 +111,35 @@ def _run_embed_subprocess(ws: Path, extra: list[str], slow: float = 0.0, env: di
                             stderr=subprocess.PIPE, text=True)
 
 
+def test_crash_then_resume_in_process(prepared, tmp_path, monkeypatch):
+    """Cheap resume check for the default suite: the run dies after 2 shards, the rerun does the rest."""
+    import cxrgen.stages.embed as stage
+    ws, ids = prepared(6)                               # 8 images → 4 shards of 2
+    opts = ["--workers", "0", "--batch-size", "2", "shard_size=2"]
+    written: list[str] = []
+    orig = stage._flush
+
+    def crashing(work, bounds, *a):
+        orig(work, bounds, *a)
+        written.append(stage.shard_name(*bounds))
+        if len(written) == 2:
+            raise KeyboardInterrupt  # like Ctrl-C after two finished shards
+    monkeypatch.setattr(stage, "_flush", crashing)
+    assert _embed_opts(ws, opts).code == 130
+    assert sorted(p.name for p in (ws / "embed" / "fixture" / f"{ENC}.partial").glob("shard-*")) == written
+    monkeypatch.setattr(stage, "_flush", lambda work, bounds, *a: (written.append(stage.shard_name(*bounds)),
+                                                                  orig(work, bounds, *a)))
+    assert _embed_opts(ws, opts).code == 0
+    assert written == [stage.shard_name(s, s + 2) for s in range(0, 8, 2)]   # nothing computed twice
+    ws2 = tmp_path / "ws2"
+    shutil.copytree(ws / "prepare", ws2 / "prepare")
+    assert _embed_opts(ws2, opts).code == 0
+    a = read_h5(ws / "embed" / "fixture" / ENC / "features.h5")
+    b = read_h5(ws2 / "embed" / "fixture" / ENC / "features.h5")
+    assert a["ids"] == b["ids"] == ids and a["features"].tobytes() == b["features"].tobytes()
+
+
+@pytest.mark.e2e
 def test_kill_minus_9_then_resume_gives_identical_cache(prepared, tmp_path, monkeypatch):
     ws, ids = prepared(6)                               # 8 images → 4 shards of 2
     opts = ["--workers", "1", "--batch-size", "2", "shard_size=2"]
