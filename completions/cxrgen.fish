@@ -54,6 +54,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l min-new-tokens
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l no-shuffle-features
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l repetition-penalty
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l run
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l shuffle-features
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l field
@@ -168,5 +169,6 @@ complete -c cxrgen -n '__fish_seen_subcommand_from train' -l llm
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l mode
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l resume
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l run
+complete -c cxrgen -n '__fish_seen_subcommand_from train' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l weights

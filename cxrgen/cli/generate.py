@@ -14,7 +14,7 @@ def generate(
     ctx: typer.Context,
     overrides: Optional[List[str]] = typer.Argument(None, help="key=value overrides (e.g. max_new_tokens=120)",
                                                     show_default=False),
-    run: Optional[str] = typer.Option(None, "--run", help="training run (default: the latest finished run)"),
+    run: Optional[str] = typer.Option(None, "--run", "--run-name", help="training run (default: the latest finished run; under torchrun write --run-name, since torchrun mistakes --run for its --run-path)"),
     split: Optional[str] = typer.Option(None, "--split", help="train, val or test (default: test)"),
     checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="final, latest or step-NNNNNN"),
     beams: Optional[int] = typer.Option(None, "--beams", help="beam width (1: greedy)"),

@@ -17,7 +17,7 @@ def train(
     mode: Optional[str] = typer.Option(None, "--mode", help="training recipe: prefix, finetune, … (`cxrgen list modes`)"),
     llm: Optional[str] = typer.Option(None, "--llm", help="LLM alias, Hugging Face id or local dir (`cxrgen list llms`)"),
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config (examples/configs/*.yaml)"),
-    run: Optional[str] = typer.Option(None, "--run", help="run name (default: <mode>-<llm>-<dataset>)"),
+    run: Optional[str] = typer.Option(None, "--run", "--run-name", help="run name (default: <mode>-<llm>-<dataset>; under torchrun write --run-name, since torchrun mistakes --run for its --run-path)"),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="prepared data set (default: synthetic)"),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="embed artifact to read (default: the recipe's)"),
     weights: Optional[str] = typer.Option(None, "--weights", help="local folder with the LLM's weights"),

@@ -53,12 +53,13 @@ ARCH_CONFIGS: dict[str, dict[str, Any]] = {
                                  initializer_range=0.02, bos_token_id=128000,
                                  eos_token_id=[128001, 128008, 128009]),
 }
+ARCH_CONFIGS["llama2-7b"] = dict(ARCH_CONFIGS["llama2-7b-chat"])  # base model: same architecture
 
-# tiny twins: same model classes, 2 layers, d=64; the vocabulary comes from the local tokenizer.
+# tiny twins: same model classes, 2 layers, d=64 (tiny-gpt2: d=128, so a frozen random LM has room to be steered); the vocabulary comes from the local tokenizer.
 # initializer_range 0.2 (not 0.02): a frozen random LM initialised at 0.02 has near-uniform logits
 # (|logit| < 1) that no prefix can steer, so a prefix run on a tiny model could never learn anything.
 TINY_CONFIGS: dict[str, dict[str, Any]] = {
-    "gpt2": dict(model_type="gpt2", n_embd=64, n_layer=2, n_head=4, n_positions=512, n_ctx=512,
+    "gpt2": dict(model_type="gpt2", n_embd=128, n_layer=2, n_head=4, n_positions=512, n_ctx=512,
                  attn_pdrop=0.0, embd_pdrop=0.0, resid_pdrop=0.0, tie_word_embeddings=True,
                  initializer_range=0.2),
     "qwen2": dict(model_type="qwen2", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -88,12 +89,25 @@ pleural thickening at the left apex. no acute cardiopulmonary process. no findin
 impression: no acute cardiopulmonary abnormality. findings: as above. compared with the prior study.
 frontal and lateral views of the chest were obtained. pa and lateral chest radiograph. ap portable view.
 osseous structures are unremarkable. the hila are normal. degenerative changes of the thoracic spine.
+there is no focal consolidation. there is no pulmonary edema. there is no pleural effusion or pneumothorax.
+a moderate right pleural effusion is present with blunting of the costophrenic angle.
+a large left pleural effusion. small bilateral pleural effusions. trace left pleural effusion.
+the cardiac silhouette is normal in size. the cardiac silhouette is enlarged. moderate to severe cardiomegaly.
+a 2 cm rounded nodule is seen in the right upper lung. no pulmonary nodules are identified.
+there is airspace opacity in the right lower lobe consistent with consolidation or pneumonia.
+an endotracheal tube terminates 4 cm above the carina. the endotracheal tube tip is 3 cm above the carina.
+a right internal jugular central venous catheter terminates in the mid svc. right ij central line tip projects over the svc.
+an enteric tube courses below the diaphragm, tip in the stomach. the nasogastric tube tip is in the stomach.
+a left chest wall pacemaker is present with a lead in the right ventricle. dual lead pacemaker is unchanged.
+there is a small apical pneumothorax on the left. a large right pneumothorax with mediastinal shift.
+lungs are well expanded and clear. heart size is normal. no acute osseous abnormality.
+history: shortness of breath. evaluate for pneumonia. comparison: chest radiograph from the prior day.
 """
 _FINDINGS = ("no finding", "enlarged cardiomediastinum", "cardiomegaly", "lung lesion", "lung opacity", "edema",
              "consolidation", "pneumonia", "atelectasis", "pneumothorax", "pleural effusion", "pleural other",
              "fracture", "support devices", "left", "right", "small", "moderate", "large", "mild", "severe")
 EOS_TOKEN, PAD_TOKEN, BOS_TOKEN = "<|endoftext|>", "<|pad|>", "<|bos|>"
-TINY_VOCAB = 640
+TINY_VOCAB = 1024
 
 
 @dataclass
@@ -209,7 +223,7 @@ def tiny_tokenizer():
     from transformers import PreTrainedTokenizerFast
 
     corpus = [line.strip() for line in _CORPUS.strip().splitlines()] + list(_FINDINGS)
-    key = hashlib.sha256(("\n".join(corpus) + f"|{TINY_VOCAB}|v1").encode()).hexdigest()[:16]
+    key = hashlib.sha256(("\n".join(corpus) + f"|{TINY_VOCAB}|v2").encode()).hexdigest()[:16]
     path = _cache_dir() / "tokenizers" / f"tiny-bpe-{key}.json"
     tok = None
     if path.is_file():

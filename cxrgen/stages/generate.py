@@ -7,7 +7,8 @@ so a killed run resumes by skipping the ids already written. Under torchrun ever
 shard (``preds.rank-N.jsonl``) of the remaining ids and rank 0 merges them in record order.
 
 ``--shuffle-features`` is a control: each study gets the images (hence features) of another study,
-by a fixed derangement drawn from ``seed``; the references stay with their own study.
+by a fixed derangement drawn from ``seed``; the references stay with their own study. Its
+predictions go to generate/<run>/<split>-shuffled/ so they never replace the real ones.
 """
 
 from __future__ import annotations
@@ -71,10 +72,35 @@ def shuffled(records: list, seed: int) -> list:
     return out
 
 
+def output_split(cfg: GenerateConfig) -> str:
+    """Folder of the predictions: ``<split>``, or ``<split>-shuffled`` for the shuffled-features control."""
+    return f"{cfg.split}-shuffled" if cfg.shuffle_features else cfg.split
+
+
 def decoding(cfg: GenerateConfig) -> dict:
     return {"beams": cfg.beams, "max_new_tokens": cfg.max_new_tokens, "min_new_tokens": cfg.min_new_tokens,
             "repetition_penalty": cfg.repetition_penalty, "length_penalty": cfg.length_penalty,
             "do_sample": False, "shuffle_features": cfg.shuffle_features, "seed": cfg.seed}
+
+
+class RepetitionPenalty:
+    """CTRL-style repetition penalty over the generated tokens (what R2GenGPT gets from HF with inputs_embeds).
+
+    transformers' own processor, given left-padded ``inputs_embeds``, skips each row's first
+    ``pad length`` *generated* tokens (it takes them for prompt), so batched and single decoding would
+    differ; this one penalises every token generated so far, the same in any batch.
+    """
+
+    def __init__(self, penalty: float):
+        self.penalty = penalty
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[1] == 0:
+            return scores
+        import torch
+        score = scores.gather(1, input_ids)
+        score = torch.where(score < 0, score * self.penalty, score / self.penalty)
+        return scores.scatter(1, input_ids, score)
 
 
 def generate_batch(recipe: Any, batch: dict, cfg: GenerateConfig, device: Any) -> list[str]:
@@ -89,7 +115,8 @@ def generate_batch(recipe: Any, batch: dict, cfg: GenerateConfig, device: Any) -
                   num_beams=cfg.beams, do_sample=False, eos_token_id=recipe.llm.eos_id,
                   pad_token_id=recipe.llm.pad_id, use_cache=True)
         if cfg.repetition_penalty != 1.0:
-            kw["repetition_penalty"] = cfg.repetition_penalty
+            from transformers import LogitsProcessorList
+            kw["logits_processor"] = LogitsProcessorList([RepetitionPenalty(cfg.repetition_penalty)])
         if cfg.beams > 1:
             kw["length_penalty"] = cfg.length_penalty
             kw["early_stopping"] = True
@@ -155,11 +182,12 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
         return {"run": cfg.run, "split": cfg.split, "checkpoint": str(folder), "records": len(records),
                 "decoding": decoding(cfg)}
 
-    build = ArtifactBuild(ws, "generate", (cfg.run, cfg.split), cfg, inputs, force=force, rank=rank)
+    key = output_split(cfg)
+    build = ArtifactBuild(ws, "generate", (cfg.run, key), cfg, inputs, force=force, rank=rank)
     up = build.up_to_date()
     if up is not None:
         if echo:
-            echo(f"generate/{cfg.run}/{cfg.split} is up to date (use --force to regenerate)")
+            echo(f"generate/{cfg.run}/{key} is up to date (use --force to regenerate)")
         return up
     with build:
         dist.barrier()
@@ -214,7 +242,7 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
                                 "decoding": decoding(cfg), "world_size": world})
         dist.barrier()
     if echo:
-        echo(f"wrote {len(records)} predictions to generate/{cfg.run}/{cfg.split}/preds.jsonl")
+        echo(f"wrote {len(records)} predictions to generate/{cfg.run}/{key}/preds.jsonl")
     return m
 
 

@@ -31,10 +31,10 @@ class _FixtureCfg:
 
 def make_workspace(root: Path, *, n_train: int = 24, n_val: int = 8, n_test: int = 8, dim: int = 512,
                    seed: int = 0, noise: float = 0.3, dataset: str = "synthetic",
-                   encoder: str = "medclip-vit") -> Workspace:
+                   encoder: str = "medclip-vit", findings: tuple[str, ...] | None = None) -> Workspace:
     ws = Workspace(Path(root)).init()
     rng = np.random.default_rng(seed)
-    names = list(FINDINGS)
+    names = list(findings or FINDINGS)
     dirs = rng.standard_normal((len(names), dim)).astype(np.float32)
     recs, ids, feats = [], [], []
     k = 0

@@ -40,7 +40,7 @@ def test_mapper_outputs_prefix_positions_only():
 
 @pytest.mark.parametrize("name,total,d", [("gpt2", 124_439_808, 768), ("gpt2-medium", 354_823_168, 1024),
                                           ("qwen1.5-0.5b", 463_987_712, 1024),
-                                          ("llama2-7b-chat", 6_738_415_616, 4096),
+                                          ("llama2-7b-chat", 6_738_415_616, 4096), ("llama2-7b", 6_738_415_616, 4096),
                                           ("llama3.1-8b-instruct", 8_030_261_248, 4096)])
 def test_builtin_architectures_count_on_meta_without_download(name, total, d):
     llm = load_llm(name, meta=True)
