@@ -35,6 +35,8 @@ ENCODERS.register("tiny-swin-grid", Entry(f"{_E}.swin:build", {"dim": 64, "token
                   "random tiny Swin grid encoder (tests)")
 ENCODERS.register("vit-base", Entry(f"{_E}.vit:build", {"dim": 768, "tokens": 197}),
                   "timm ViT-B/16 224 patch features 197×768 (dual-encoder recipe); --weights file, dir or timm hub name")
+ENCODERS.register("clip-vit-base", Entry(f"{_E}.vit:build", {"dim": 768, "tokens": 197, "arch": "vit_base_patch16_clip_224"}),
+                  "timm CLIP ViT-B/16 image tower patch features 197×768; --weights file, dir or timm hub name")
 ENCODERS.register("tiny-vit", Entry(f"{_E}.vit:build", {"dim": 64, "tokens": 17, "tiny": True}),
                   "random tiny timm ViT (tests)")
 

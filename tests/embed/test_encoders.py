@@ -179,6 +179,9 @@ def test_vit_weights_file_drops_head(tmp_path):
     enc = load_encoder("tiny-vit", str(tmp_path / "vit.pth"))
     assert torch.equal(enc.model.model.state_dict()["cls_token"], state["cls_token"])
     assert load_encoder("vit-base", load_weights=False).output_shape == (197, 768)
+    clip = load_encoder("clip-vit-base", load_weights=False)
+    assert clip.output_shape == (197, 768) and clip.param_count() == 85_799_424
+    assert clip.preprocess.mean == (0.48145466, 0.4578275, 0.40821073) and clip.preprocess.crop_pct == 0.95
 
 
 def test_tiny_random_init_is_reproducible_and_isolated():

@@ -110,8 +110,13 @@ def test_bundled_compressed_dicoms_decode_like_uncompressed():
 def test_multiframe_dicom_first_frame_with_warning(tmp_path, caplog):
     frames = np.stack([np.full((4, 5), 100, np.uint16), np.full((4, 5), 200, np.uint16)])
     p = write_dicom(tmp_path / "mf.dcm", frames, bits_stored=8, frames=2)
-    with caplog.at_level(logging.WARNING, logger="cxrgen"):
-        out = read_xray(p)
+    logger = logging.getLogger("cxrgen")   # cxrgen's logger does not propagate once the CLI set it up
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="cxrgen"):
+            out = read_xray(p)
+    finally:
+        logger.removeHandler(caplog.handler)
     assert out.shape == (4, 5)
     np.testing.assert_array_equal(out, np.full((4, 5), 100 / 255, np.float32))
     assert "2 frames, using the first" in caplog.text

@@ -1,5 +1,8 @@
 """timm ViT-B/16 (224) patch features for the dual-encoder recipe: N×197×768 (class token + 196 patches).
 
+The registry's ``arch`` picks the timm architecture: ``vit_base_patch16_224`` (``vit-base``) or the
+CLIP image tower ``vit_base_patch16_clip_224`` (``clip-vit-base``, CLIP mean/std, crop 0.95).
+
 Weights: a state-dict file or a folder holding one (the classifier head is dropped), or a timm /
 Hugging Face hub name (``timm/vit_base_patch16_224.augreg2_in21k_ft_in1k``) loaded by timm where the
 hub is reachable. Preprocessing is timm's eval transform for the model: resize the short side to
@@ -71,7 +74,8 @@ def build(name: str, info: dict, weights: str = "", load_weights: bool = True) -
         source = weights
     else:
         with seeded():
-            vit = VisionTransformer(**TINY) if tiny else timm.create_model(ARCH, pretrained=False, num_classes=0)
+            vit = (VisionTransformer(**TINY) if tiny
+                   else timm.create_model(info.get("arch", ARCH), pretrained=False, num_classes=0))
         if kind:
             path = weight_file_in(weights) if kind == "dir" else weights
             state = {k: v for k, v in load_state_dict(path).items() if not k.startswith("head.")}
