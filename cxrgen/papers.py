@@ -30,6 +30,7 @@ class Setting:
     decoding: dict = field(default_factory=dict)   # GenerateConfig keys
     numbers: dict = field(default_factory=dict)    # metric → value in the paper
     trainable_params: int | None = None             # as stated in the paper
+    encoder_weights: str = ""      # default image-encoder weights ("" → --encoder-weights is required)
 
     @property
     def short(self) -> str:
@@ -67,7 +68,8 @@ for _mode in ("shallow", "delta", "deep"):
         _name = f"r2gengpt-{_mode}-{_ds}"
         SETTINGS[_name] = Setting(_name, R2GENGPT, _table, f"{_name}.yaml", _ds, _mode, "swin-base-grid",
                                   cached_features=_mode == "shallow", decoding=_R2_DECODE[_ds], numbers=_nums,
-                                  trainable_params=_R2_PARAMS[_mode])
+                                  trainable_params=_R2_PARAMS[_mode],
+                                  encoder_weights="microsoft/swin-base-patch4-window7-224")
 SETTINGS["llama-xr-iu"] = Setting(
     "llama-xr-iu", LLAMA_XR, "Table 3 (IU X-ray, LLaMA-XR (this study))", "llama-xr-iu.yaml", "iu", "qlora",
     "xrv-densenet121-res224-all", cached_features=True, decoding={},
@@ -75,4 +77,5 @@ SETTINGS["llama-xr-iu"] = Setting(
     trainable_params=41_943_040)
 SETTINGS["dual-iu"] = Setting(
     "dual-iu", DUAL, "Table 1 (IU X-Ray, Ours)", "dual-iu.yaml", "iu", "dual", "vit-base", cached_features=True,
-    decoding={}, numbers=_nlg(0.489, 0.314, 0.229, 0.165, 0.379, 0.23, 0.453))
+    decoding={}, numbers=_nlg(0.489, 0.314, 0.229, 0.165, 0.379, 0.23, 0.453),
+    encoder_weights="timm/vit_base_patch16_224.augreg2_in21k_ft_in1k")

@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cxrgen.config.base import load_config
+from cxrgen.config.schema import TrainConfig
 from cxrgen.errors import ConfigError, CxrgenError, InputError
 from cxrgen.papers import METRICS, SETTINGS, Setting
 
@@ -65,6 +67,8 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
     if problems:
         raise ConfigError(f"{s.name} needs {' and '.join(problems)}")
     ws = ["--workspace", workspace]
+    preset = config_path(s, configs)
+    encoder = load_config(TrainConfig, preset).encoder or s.encoder   # the preset decides what is embedded
     if s.dataset == "iu":
         prep = ["prepare", "iu", "--reports", roots.iu_reports, "--images", roots.iu_images, "--views", "all"]
         prep += ["--split", "r2gen", "--annotation", roots.annotation] if roots.annotation else ["--split", "random"]
@@ -72,11 +76,14 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
         prep = ["prepare", "mimic", "--root", roots.mimic_root]
     cmds = [ws + prep]
     if s.cached_features:
-        emb = ["embed", "--dataset", s.dataset, "--encoder", s.encoder]
-        if roots.encoder_weights:
-            emb += ["--weights", roots.encoder_weights]
+        emb = ["embed", "--dataset", s.dataset, "--encoder", encoder]
+        weights = roots.encoder_weights or (s.encoder_weights if encoder == s.encoder else "")
+        if not weights and not encoder.startswith("tiny-"):
+            raise ConfigError(f"{s.name} needs --encoder-weights (the {encoder} weights file)")
+        if weights:
+            emb += ["--weights", weights]
         cmds.append(ws + emb)
-    train = ["train", "--config", str(config_path(s, configs)), f"run={s.name}"]
+    train = ["train", "--config", str(preset), f"run={s.name}"]
     if roots.llm_weights:
         train.append(f"weights={roots.llm_weights}")
     if roots.encoder_weights and not s.cached_features:
@@ -84,39 +91,16 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
     cmds.append(ws + train)
     gen = ["generate", "--run", s.name, "--split", "test"] + [f"{k}={v}" for k, v in s.decoding.items()]
     cmds.append(ws + gen)
-    cmds.append(ws + ["score", str(preds_path(workspace, s))])
+    cmds.append(ws + ["score", "--run", s.name, "--split", "test"])
     return cmds
-
-
-def preds_path(workspace: str | Path, s: Setting) -> Path:
-    return Path(workspace) / "generate" / s.name / "test" / "preds.jsonl"
 
 
 def scores_path(workspace: str | Path, s: Setting) -> Path:
     return Path(workspace) / "score" / s.name / "test" / "scores.json"
 
 
-def _find(obj, key: str):
-    """The value of ``key`` anywhere in a scores.json (a number, or a dict with value/mean/point)."""
-    if isinstance(obj, dict):
-        if key in obj:
-            v = obj[key]
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                return float(v)
-            if isinstance(v, dict):
-                for k in ("value", "mean", "point", "score"):
-                    if isinstance(v.get(k), (int, float)):
-                        return float(v[k])
-        for v in obj.values():
-            got = _find(v, key)
-            if got is not None:
-                return got
-    return None
-
-
-_CE_KEYS = {"ce_precision": ("ce_precision", "micro_precision", "precision"),
-            "ce_recall": ("ce_recall", "micro_recall", "recall"),
-            "ce_f1": ("ce_f1", "micro_f1", "f1")}
+# R2GenGPT's clinical efficacy (Table 2) follows R2Gen: CheXpert-14 labels, micro-averaged
+_KEYS = {"ce_precision": "ce_micro_precision_14", "ce_recall": "ce_micro_recall_14", "ce_f1": "ce_micro_f1_14"}
 
 
 def compare(s: Setting, scores_file: Path | None) -> list[dict]:
@@ -129,13 +113,11 @@ def compare(s: Setting, scores_file: Path | None) -> list[dict]:
             data = None
         except json.JSONDecodeError as e:
             raise InputError(f"{scores_file}: not valid JSON ({e}); re-run `cxrgen score`") from None
-        if data is not None:
-            for m in METRICS:
-                for k in _CE_KEYS.get(m, (m,)):
-                    v = _find(data, k)
-                    if v is not None:
-                        ours[m] = v
-                        break
+        metrics = (data or {}).get("metrics") or {}
+        for m in METRICS:
+            v = metrics.get(_KEYS.get(m, m))
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                ours[m] = float(v)
     rows = []
     for m in METRICS:
         if m not in s.numbers or s.numbers[m] is None:
@@ -153,7 +135,8 @@ def run(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None 
         echo("$ cxrgen " + " ".join(shlex.quote(x) for x in c))
         if dry_run:
             continue
-        rc = subprocess.call([sys.executable, "-m", "cxrgen", *c])
+        # the stages' own output goes to stderr: stdout stays for the table / --json
+        rc = subprocess.call([sys.executable, "-m", "cxrgen", *c], stdout=2)
         if rc != 0:
             raise CxrgenError(f"`cxrgen {c[2]}` failed with exit code {rc}; fix it and re-run "
                               f"`cxrgen reproduce {s.name}` (finished steps are skipped)")

@@ -195,6 +195,15 @@ def test_xml_folder_malformed_file_skip_or_fail(cli, ws, tmp_path):
     assert r.code == 2 and "3.xml line 2: malformed XML" in r.err
 
 
+def test_xml_image_id_escaping_the_image_folder(cli, tmp_path):
+    d = tmp_path / "xml"
+    d.mkdir()
+    (d / "9.xml").write_text('<eCitation><uId id="CXR9"/><Abstract><AbstractText Label="FINDINGS">Clear.'
+                             '</AbstractText></Abstract><parentImage id="../../etc/x"/></eCitation>')
+    r = cli("prepare", "iu", "--reports", d)
+    assert r.code == 2 and "9.xml: image id '../../etc/x' is not a plain file name" in r.err
+
+
 def test_unreadable_tgz(cli, tmp_path):
     bad = tmp_path / "NLMCXR_reports.tgz"
     bad.write_bytes(b"\x1f\x8b\x08 broken")

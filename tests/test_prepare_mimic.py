@@ -221,3 +221,22 @@ def test_failed_rebuild_keeps_the_previous_artifact(cli, ws, tmp_path):
 ])
 def test_bad_root(cli, ws, args, msg):
     assert msg in _error(cli, ws, *args)
+
+
+def test_deid_normalize_and_findings_plus_impression(cli, ws, tmp_path):
+    studies = {"50000001": ("10000032", [("d1-pa", "PA", "train")],
+                            REPORT.replace("No pneumothorax.", "No pneumothorax since ___."))}
+    root = make_tree(tmp_path / "m", studies=studies)
+    r = cli("prepare", "mimic", "--root", root, "--deid", "normalize", "--sections", "findings+impression")
+    assert r.code == 0, r.err
+    rec = _records(ws)[0]
+    assert rec["findings"] == "1. Small left pleural effusion. 2. No pneumothorax since ___."  # as written
+    assert rec["report"] == "small left pleural effusion . no pneumothorax since xxxx . small left effusion ."
+
+
+def test_bad_label_value_names_file_and_line(cli, ws, tmp_path):
+    root = make_tree(tmp_path / "m")
+    _gz(root / "mimic-cxr-2.0.0-chexpert.csv.gz", ["subject_id", "study_id"] + list(CHEXPERT14),
+        [["10000032", "50000001"] + ["1.0"] * 13 + ["yes"]])
+    assert "chexpert.csv.gz line 2: label value 'yes' is not one of 1.0, 0.0, -1.0 or empty" in \
+        _error(cli, ws, "--root", root)

@@ -43,7 +43,7 @@ def test_launch_lines(fakebin):
     out = render(REPO / "examples/slurm/train-multi.sbatch", fakebin, MODE="delta", LLM="llama2-7b-chat", DATASET="iu")
     assert out == ("srun torchrun --nnodes 2 --nproc_per_node 1 --rdzv_id 42 --rdzv_backend c10d "
                    "--rdzv_endpoint node01:29500 -m cxrgen train --mode delta --llm llama2-7b-chat --dataset iu "
-                   "--run delta-llama2-7b-chat-iu --resume auto")
+                   "--run-name delta-llama2-7b-chat-iu --resume auto")
     out = render(REPO / "examples/slurm/embed-single.sbatch", fakebin, GPUS_PER_NODE="4", WEIGHTS="/w/medclip.bin")
     assert out == ("srun torchrun --standalone --nproc_per_node 4 -m cxrgen embed --dataset mimic "
                    "--encoder medclip-vit --weights /w/medclip.bin")

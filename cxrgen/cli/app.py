@@ -60,9 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     from cxrgen.errors import CxrgenError
     try:
         rv = app(args=argv, prog_name="cxrgen", standalone_mode=False)
-    except CxrgenError as e:
-        typer.echo(f"error: {e}", err=True)
+    except CxrgenError as e:  # always one line: wrapped library messages can hold newlines
+        typer.echo("error: " + " ".join(part.strip() for part in str(e).splitlines() if part.strip()), err=True)
         code = e.exit_code
+    except OSError as e:  # a full or read-only disk anywhere in a stage: one line, not a traceback
+        import errno
+        if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM):
+            raise
+        from cxrgen.utils.io import write_error
+        err = write_error(Path(e.filename or str(Path.cwd())), e)
+        typer.echo(f"error: {err} (previous artifacts are untouched)", err=True)
+        code = err.exit_code
     except typer.Exit as e:
         code = e.exit_code
     except typer.Abort:

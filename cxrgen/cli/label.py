@@ -34,8 +34,12 @@ def label(
         raise InputError(f"{file}: file not found")
     jsonl = file.suffix.lower() in (".jsonl", ".json", ".ndjson")
     items: list[tuple[str, str]] = []
-    with open(file, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with open(file, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"{file} line {lineno}: not valid UTF-8 text (byte {e.start}); save the file as UTF-8") from None
             if jsonl:
                 if not line.strip():
                     continue
@@ -52,7 +56,7 @@ def label(
                     raise InputError(f"{file} line {lineno}: field {field!r} must be a string")
                 items.append((str(row.get(id_field, lineno)), text))
             else:
-                items.append((str(lineno), line.rstrip("\n")))
+                items.append((str(lineno), line.rstrip("\r\n")))
     lab = default_labeler()
     lines = (json.dumps({"id": rid, **lab.label(text)}) + "\n" for rid, text in items)
     if out:

@@ -11,9 +11,13 @@ from cxrgen.cli.common import build_config, csv_list, workspace
 
 app = typer.Typer(
     help="Read a data set, extract and clean report sections, filter views, split; write records.jsonl.\n\n"
-         "Skips (counted and reported, never silent): studies without a report file, without the chosen "
-         "section, without a kept view. Errors (one line, nothing written): missing CSV columns, "
-         "unreadable archives, duplicate ids, image paths escaping the root.\n\n"
+         "Counted skips (listed with counts in the printed table and stats.json): studies without a report "
+         "file, with an unreadable report (not UTF-8, malformed XML), without the chosen section, without "
+         "an image of the kept views, not in the split file / annotation.json. on_error=fail turns a "
+         "missing or unreadable report into an error.\n\n"
+         "Errors (one line naming file and line; nothing is written, a previous artifact stays): missing "
+         "CSV columns, wrong field counts, non-UTF-8 CSV text, unreadable zip/tgz, duplicate ids, "
+         "unknown split or label values, image paths escaping the data set root.\n\n"
          "Example: cxrgen prepare synthetic --n 500",
     no_args_is_help=True)
 

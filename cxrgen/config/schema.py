@@ -56,6 +56,14 @@ class EmbedConfig:
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
     shard_size: int = F(1024, "images per resumable shard", runtime=True)
 
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be ≥ 1, got {self.batch_size}")
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be ≥ 0, got {self.workers}")
+        if self.shard_size < 1:
+            raise ConfigError(f"shard_size must be ≥ 1, got {self.shard_size}")
+
 
 @dataclass(frozen=True)
 class MapperConfig:
@@ -130,8 +138,8 @@ class TrainConfig:
     workers: int = F(0, "DataLoader workers", runtime=True)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
     # --- recipe-specific (issue 7): R2GenGPT delta/deep, LLaMA-XR qlora, dual ---
-    encoder_weights: str = F("", "delta/deep: weights of the image encoder trained on the fly (HF id or local dir; "
-                                 "default: the encoder's source)")
+    encoder_weights: str = F("", "delta/deep: weights of the Swin trained on the fly (HF id, local dir or file; "
+                                 "default: microsoft/swin-base-patch4-window7-224)")
     quant: Literal["auto", "nf4", "none"] = F("auto", "qlora: LLM weights in 4-bit NF4 + double quantisation "
                                                      "(auto: nf4 on CUDA, none on CPU)")
     dual: DualConfig = F(default_factory=DualConfig, help="dual content/topic encoder settings")
@@ -171,8 +179,10 @@ class DemoConfig:
     seed: int = F(0, "seed for data, init and shuffling")
     encoder: str = F("tiny-medclip-vit", "image encoder (tiny twin: no download)")
     llm: str = F("tiny-gpt2", "language model (tiny twin: no download)")
-    epochs: int = F(8, "training epochs")
-    lr: float = F(1e-3, "peak learning rate")
+    lm_epochs: int = F(4, "epochs of text-only training that stand in for the tiny LLM's pretraining")
+    lm_lr: float = F(3e-3, "peak learning rate of the text-only step")
+    epochs: int = F(8, "prefix-tuning epochs (mapper only, LLM frozen)")
+    lr: float = F(1e-3, "peak learning rate of prefix tuning")
     batch_size: int = F(16, "training batch size")
     max_len: int = F(64, "max report tokens")
     max_new_tokens: int = F(64, "generation length limit")

@@ -8,28 +8,24 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import os
 import zlib
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from cxrgen.errors import InputError
 
 
-class _Lines:
-    """Decode a binary line stream strictly, remembering the physical line number."""
-
-    def __init__(self, path: Path, raw: Iterable[bytes]):
-        self.path, self.raw, self.lineno = path, raw, 0
-
-    def __iter__(self) -> Iterator[str]:
-        for b in self.raw:
-            self.lineno += 1
+def _first_bad_line(path: Path) -> str:
+    """Where the first non-UTF-8 byte is (only called after decoding failed)."""
+    with open_binary(path) as f:
+        for lineno, b in enumerate(f, 1):
             try:
-                yield b.decode("utf-8")
+                b.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise InputError(f"{self.path} line {self.lineno}: not UTF-8 text (byte {b[e.start]:#04x} at "
-                                 f"column {e.start + 1}); re-export the file as UTF-8") from None
+                return f"{path} line {lineno}: not UTF-8 text (byte {b[e.start]:#04x} at column {e.start + 1})"
+    return f"{path}: not UTF-8 text"
 
 
 def open_binary(path: str | os.PathLike):
@@ -45,34 +41,50 @@ def open_binary(path: str | os.PathLike):
     return f
 
 
+class Table:
+    """``for line, fields in Table(path, required)``: rows as lists; ``col[name]`` is a column's index."""
+
+    def __init__(self, path: str | os.PathLike, required: tuple[str, ...] = (), *, fix: str = ""):
+        self.path, self.required, self.fix = Path(path), required, fix
+        self.col: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        path = self.path
+        raw = open_binary(path)
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline="")
+        reader = csv.reader(text)
+        try:
+            with text:
+                try:
+                    header = next(reader)
+                except StopIteration:
+                    raise InputError(f"{path} line 1: empty file, expected a header with "
+                                     f"{', '.join(self.required)}") from None
+                header = [h.lstrip("\ufeff").strip() for h in header]
+                missing = [c for c in self.required if c not in header]
+                if missing:
+                    hint = f"; {self.fix}" if self.fix else ""
+                    raise InputError(f"{path} line 1: missing column(s) {', '.join(map(repr, missing))} "
+                                     f"(found {', '.join(header[:12])}{'…' if len(header) > 12 else ''}){hint}")
+                self.col = {h: i for i, h in enumerate(header)}
+                n = len(header)
+                for row in reader:
+                    if len(row) != n:
+                        if not row:
+                            continue
+                        raise InputError(f"{path} line {reader.line_num}: {len(row)} fields, the header has {n}")
+                    yield reader.line_num, row
+        except UnicodeDecodeError:
+            raise InputError(_first_bad_line(path) + "; re-export the file as UTF-8") from None
+        except (OSError, EOFError, zlib.error) as e:  # truncated / corrupt gzip
+            raise InputError(f"{path} line {reader.line_num}: cannot read ({e}); the file looks truncated or "
+                             "corrupt, download it again") from None
+        except csv.Error as e:
+            raise InputError(f"{path} line {reader.line_num}: malformed CSV ({e})") from None
+
+
 def rows(path: str | os.PathLike, required: tuple[str, ...] = (), *, fix: str = "") -> Iterator[tuple[int, dict]]:
-    path = Path(path)
-    f = open_binary(path)
-    lines = _Lines(path, f)
-    reader = csv.reader(lines)
-    try:
-        with f:
-            try:
-                header = next(reader)
-            except StopIteration:
-                raise InputError(f"{path} line 1: empty file, expected a header with {', '.join(required)}") from None
-            header = [h.lstrip("\ufeff").strip() for h in header]
-            missing = [c for c in required if c not in header]
-            if missing:
-                hint = f"; {fix}" if fix else ""
-                raise InputError(f"{path} line 1: missing column(s) {', '.join(map(repr, missing))} "
-                                 f"(found {', '.join(header[:12])}{'…' if len(header) > 12 else ''}){hint}")
-            n = len(header)
-            for row in reader:
-                if not row:
-                    continue
-                if len(row) != n:
-                    raise InputError(f"{path} line {reader.line_num}: {len(row)} fields, the header has {n}")
-                yield reader.line_num, dict(zip(header, row))
-    except (OSError, EOFError, zlib.error) as e:  # truncated / corrupt gzip
-        if isinstance(e, InputError):
-            raise
-        raise InputError(f"{path} line {lines.lineno}: cannot read ({e}); the file looks truncated or "
-                         "corrupt, download it again") from None
-    except csv.Error as e:
-        raise InputError(f"{path} line {reader.line_num}: malformed CSV ({e})") from None
+    """Like :class:`Table`, with each row as a ``{column: value}`` dict."""
+    t = Table(path, required, fix=fix)
+    for line, row in t:
+        yield line, dict(zip(t.col, row))

@@ -138,15 +138,13 @@ def read_shard(path: str | Path) -> dict:
 
 
 def write_feature_cache(path: str | Path, ids: Sequence[str], shards: Sequence[dict], *, dtype: str,
-                        attrs: dict) -> None:
+                        attrs: dict, row_shape: tuple[int, ...], n_scores: int = 0) -> None:
     """Merge shards (in order) into one features.h5, atomically; ``ids`` are the rows' image ids."""
     import h5py
 
     from cxrgen.utils.io import atomic_path
     n = len(ids)
-    first = next((s for s in shards if len(s["index"])), shards[0] if shards else None)
-    row_shape = tuple(first["features"].shape[1:]) if first is not None else ()
-    has_scores = first is not None and "scores" in first
+    row_shape = tuple(row_shape)
     row_bytes = max(1, int(np.prod(row_shape or (1,))) * np.dtype(dtype).itemsize)
     rows = max(1, min(n, CHUNK_BYTES // row_bytes)) if n else 1
     with atomic_path(path) as tmp:
@@ -156,8 +154,8 @@ def write_feature_cache(path: str | Path, ids: Sequence[str], shards: Sequence[d
             feats = f.create_dataset("features", shape=(n,) + row_shape, dtype=dtype, track_times=False,
                                      chunks=(rows,) + row_shape if n else None, **(COMPRESSION if n else {}))
             sc = None
-            if has_scores:
-                k = first["scores"].shape[1]
+            if n_scores:
+                k = n_scores
                 sc = f.create_dataset("scores", shape=(n, k), dtype="float32", track_times=False,
                                       chunks=(min(n, 4096), k) if n else None, **(COMPRESSION if n else {}))
             row = 0

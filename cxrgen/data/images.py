@@ -62,6 +62,10 @@ def read_xray(path: str | os.PathLike) -> np.ndarray:
     return np.ascontiguousarray(np.clip(arr, 0.0, 1.0), dtype=np.float32)
 
 
+# The largest CXRs (MIMIC's 4,280 × 3,520) are ~15 MP; far larger files are errors or decompression bombs.
+MAX_PIXELS = 100_000_000
+
+
 def _one_line(e: BaseException) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     return " ".join(lines) if lines else type(e).__name__
@@ -72,13 +76,16 @@ def _read_pil(p: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
     try:
         with Image.open(p) as im:
+            if im.width * im.height > MAX_PIXELS:  # checked before decoding: no memory blow-up
+                raise InputError(f"{p}: image is {im.width}×{im.height} ({im.width * im.height / 1e6:.0f} MP), "
+                                 f"over the {MAX_PIXELS / 1e6:.0f} MP limit for one X-ray; downscale it first")
             im.load()  # decode now: a truncated file fails here, not later
             if getattr(im, "n_frames", 1) > 1:
                 log.warning("%s: %d frames, using the first", p, im.n_frames)
             return _pil_to_array(im)
     except UnidentifiedImageError:
         raise InputError(f"{p}: not an image Pillow or pydicom can read") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise InputError(f"{p}: unreadable image ({_one_line(e)})") from None
 
 
@@ -109,7 +116,8 @@ def _read_dicom(p: Path) -> np.ndarray:
     except InvalidDicomError:
         raise InputError(f"{p}: not a DICOM file (no DICM preamble); convert it or fix the path") from None
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        raise InputError(f"{p}: DICOM file without pixel data (SOP class {ds.get('SOPClassUID', '?')})")
+        raise InputError(f"{p}: DICOM file without pixel data (truncated, or not an image: "
+                         f"SOP class {ds.get('SOPClassUID', '?')})")
     try:
         pixels = ds.pixel_array
     except Exception as e:

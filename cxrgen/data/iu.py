@@ -38,6 +38,7 @@ from cxrgen.utils.io import safe_join
 from cxrgen.workspace.hashing import raw_input
 
 IMAGE_EXTS = (".dcm.png", ".png", ".jpg", ".jpeg", ".dcm")
+_IMAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ANN_KEY = re.compile(r"^(CXR\d+(?:_\d+)?_IM-\d+)")
 _SECTIONS = {"FINDINGS": "findings", "IMPRESSION": "impression", "INDICATION": "indication",
              "COMPARISON": "comparison"}
@@ -144,6 +145,10 @@ class IUSource:
         if not out and not stats.dropped:
             raise InputError(f"{self.reports}: no OpenI XML report (*.xml) found")
         for rep in out:  # the XML does not say which image is frontal
+            bad = [i for i in rep.image_ids if not _IMAGE_ID.match(i)]
+            if bad:
+                raise InputError(f"{rep.where}: image id {bad[0]!r} is not a plain file name (it would escape the "
+                                 "image folder)")
             rep.images = [(i, "", f"{i}.png") for i in rep.image_ids]
         return out
 

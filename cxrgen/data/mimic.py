@@ -20,8 +20,12 @@ stay inside ROOT. Image paths are relative to ROOT.
 
 from __future__ import annotations
 
+import itertools
+import operator
+import os
 import re
 import zipfile
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -39,6 +43,7 @@ PREFIX = "mimic-cxr-2.0.0-"
 SPLITS = {"train": "train", "validate": "val", "val": "val", "test": "test"}
 LABEL_VALUES = {"1.0": 1, "1": 1, "0.0": 0, "0": 0, "-1.0": -1, "-1": -1, "": None}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+READ_THREADS = 8
 _ZIP_NAME = re.compile(r"(?:^|/)p\d+/p(\d+)/s(\d+)\.txt$")
 
 
@@ -53,6 +58,8 @@ def _table(root: Path, kind: str, required: bool = True) -> Path | None:
 
 
 def _digits(value: str, what: str, path: Path, line: int) -> str:
+    if value.isdigit():
+        return value
     value = value.strip()
     if value.startswith("s") or value.startswith("p"):
         value = value[1:]
@@ -68,7 +75,7 @@ class DirReports:
         self.base, self.location = base, str(base)
 
     def where(self, subject: str, study: str) -> str:
-        return str(self.base / f"p{subject[:2]}" / f"p{subject}" / f"s{study}.txt")
+        return f"{self.location}{os.sep}p{subject[:2]}{os.sep}p{subject}{os.sep}s{study}.txt"
 
     def get(self, subject: str, study: str) -> bytes | None:
         try:
@@ -78,6 +85,22 @@ class DirReports:
             return None
         except OSError as e:
             raise InputError(f"{self.where(subject, study)}: cannot read ({e.strerror})") from None
+
+    def get_many(self, keys: list[tuple[str, str]]) -> Iterator[bytes | None]:
+        """Reports in the order of ``keys``, read ahead by a few threads: reading 200k small files is
+        bound by the latency of each open/read, which threads overlap (the GIL is released)."""
+        from concurrent.futures import ThreadPoolExecutor
+        window = 512
+        with ThreadPoolExecutor(READ_THREADS) as ex:
+            pending: deque = deque()
+            it = iter(keys)
+            for key in itertools.islice(it, window):
+                pending.append(ex.submit(self.get, *key))
+            while pending:
+                yield pending.popleft().result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append(ex.submit(self.get, *nxt))
 
     def input(self) -> dict:
         return raw_input(self.base)
@@ -117,6 +140,9 @@ class ZipReports:
     def input(self) -> dict:
         return raw_input(self.path)
 
+    def get_many(self, keys: list[tuple[str, str]]) -> Iterator[bytes | None]:
+        return (self.get(*k) for k in keys)
+
 
 def open_reports(path: Path):
     if not path.exists():
@@ -134,14 +160,22 @@ class _Image:
 
 def _labels(path: Path, fix: str) -> dict[str, tuple]:
     out: dict[str, tuple] = {}
-    for line, row in csvio.rows(path, ("study_id",) + CHEXPERT14, fix=fix):
-        study = _digits(row["study_id"], "study_id", path, line)
+    table = csvio.Table(path, ("study_id",) + CHEXPERT14, fix=fix)
+    get = LABEL_VALUES.get
+    for line, row in table:
+        if not out:
+            i_study, pick = table.col["study_id"], operator.itemgetter(*[table.col[c] for c in CHEXPERT14])
+        study = _digits(row[i_study], "study_id", path, line)
         if study in out:
             raise InputError(f"{path} line {line}: duplicate study_id {study}")
         try:
-            out[study] = tuple(LABEL_VALUES[row[c].strip()] for c in CHEXPERT14)
-        except KeyError as e:
-            raise InputError(f"{path} line {line}: label value {e.args[0]!r} is not one of 1.0, 0.0, -1.0 or empty") from None
+            values = tuple(map(LABEL_VALUES.__getitem__, pick(row)))
+        except KeyError:
+            values = tuple(get(v.strip(), "?") for v in pick(row))
+            if "?" in values:
+                bad = next(v for v in pick(row) if get(v.strip(), "?") == "?")
+                raise InputError(f"{path} line {line}: label value {bad!r} is not one of 1.0, 0.0, -1.0 or empty") from None
+        out[study] = values
     return out
 
 
@@ -170,16 +204,22 @@ class MimicSource:
         studies: dict[str, tuple[str, list[_Image]]] = {}
         seen: dict[str, int] = {}
         meta = self.meta
-        for line, row in csvio.rows(meta, ("dicom_id", "subject_id", "study_id", "ViewPosition")):
-            dicom = row["dicom_id"].strip()
-            if not _ID.match(dicom):
+        table = csvio.Table(meta, ("dicom_id", "subject_id", "study_id", "ViewPosition"))
+        match = _ID.match
+        for line, row in table:
+            if not seen:
+                c = table.col
+                i_dicom, i_subject, i_study, i_view = c["dicom_id"], c["subject_id"], c["study_id"], c["ViewPosition"]
+                i_path = c.get("path")
+            dicom = row[i_dicom].strip()
+            if not match(dicom):
                 raise InputError(f"{meta} line {line}: dicom_id {dicom!r} is not a valid file name")
             if dicom in seen:
                 raise InputError(f"{meta} line {line}: duplicate dicom_id {dicom} (first on line {seen[dicom]})")
             seen[dicom] = line
-            subject = _digits(row["subject_id"], "subject_id", meta, line)
-            study = _digits(row["study_id"], "study_id", meta, line)
-            rel = row.get("path", "").strip()
+            subject = _digits(row[i_subject], "subject_id", meta, line)
+            study = _digits(row[i_study], "study_id", meta, line)
+            rel = row[i_path].strip() if i_path is not None else ""
             if rel:
                 try:
                     safe_join(self.root_path, rel, what="image path")
@@ -192,31 +232,30 @@ class MimicSource:
                 entry = studies[study] = (subject, [])
             elif entry[0] != subject:
                 raise InputError(f"{meta} line {line}: study {study} belongs to subjects {entry[0]} and {subject}")
-            entry[1].append(_Image(dicom, row["ViewPosition"].strip().upper(), rel))
+            entry[1].append(_Image(dicom, row[i_view].strip().upper(), rel))
         return studies
 
     def _splits(self) -> dict[str, str]:
         out: dict[str, str] = {}
         path = self.split
-        for line, row in csvio.rows(path, ("dicom_id", "split")):
-            dicom, split = row["dicom_id"].strip(), row["split"].strip().lower()
+        table = csvio.Table(path, ("dicom_id", "split"))
+        for line, row in table:
+            if not out:
+                i_dicom, i_split = table.col["dicom_id"], table.col["split"]
+            dicom, split = row[i_dicom].strip(), row[i_split].strip().lower()
             if split not in SPLITS:
-                raise InputError(f"{path} line {line}: split {row['split']!r} is not train, validate or test")
+                raise InputError(f"{path} line {line}: split {row[i_split]!r} is not train, validate or test")
             if dicom in out:
                 raise InputError(f"{path} line {line}: duplicate dicom_id {dicom}")
             out[dicom] = SPLITS[split]
         return out
 
-    def records(self, stats: Stats) -> Iterator[Record]:
-        cfg = self.cfg
+    def _selected(self, stats: Stats) -> list[tuple[str, str, str, list[_Image]]]:
+        """(study, subject, split, kept images) of the studies worth reading a report for."""
         studies = self._studies()
         splits = self._splits()
-        fix = "the labels file must have study_id and the 14 CheXpert columns"
-        chexpert = _labels(self.chexpert, fix) if self.chexpert else None
-        negbio = _labels(self.negbio, fix) if self.negbio else None
-        make = ReportMaker(cfg, "mimic")
-        no_view = NO_VIEW.format(views=views_label(cfg.views))
-        tried = found = 0
+        no_view = NO_VIEW.format(views=views_label(self.cfg.views))
+        out = []
         for study, (subject, images) in studies.items():
             kept = [im for im in images if view_kept(im.view, self.views)]
             if not kept:
@@ -231,8 +270,19 @@ class MimicSource:
             split = splits[in_split[0].dicom]
             if any(splits[im.dicom] != split for im in in_split):
                 raise InputError(f"{self.split}: the images of study {study} are in different splits")
-            raw = self.reports.get(subject, study)
-            tried += 1
+            out.append((study, subject, split, in_split))
+        return out
+
+    def records(self, stats: Stats) -> Iterator[Record]:
+        cfg = self.cfg
+        selected = self._selected(stats)
+        fix = "the labels file must have study_id and the 14 CheXpert columns"
+        chexpert = _labels(self.chexpert, fix) if self.chexpert else None
+        negbio = _labels(self.negbio, fix) if self.negbio else None
+        make = ReportMaker(cfg, "mimic")
+        tried, found = len(selected), 0
+        raws = self.reports.get_many([(subject, study) for study, subject, _, _ in selected])
+        for (study, subject, split, images), raw in zip(selected, raws):
             if raw is None:
                 if cfg.on_error == "fail":
                     raise InputError(f"{self.reports.where(subject, study)}: report not found (study {study} is in "
@@ -260,13 +310,13 @@ class MimicSource:
             extra: dict = {}
             if negbio and study in negbio:
                 extra["negbio"] = dict(zip(CHEXPERT14, negbio[study]))
-            if report and not (sec.findings or sec.impression):
+            if not (sec.findings or sec.impression):
                 extra["section"] = "last_paragraph"
             source = {"dataset": "mimic", "file": f"files/p{subject[:2]}/p{subject}/s{study}.txt"}
             common = dict(patient_id=subject, split=split, report=report, findings=sec.findings,
                           impression=sec.impression, indication=sec.indication, comparison=sec.comparison,
                           labels=labels, source=source)
-            refs = [ImageRef(im.path, im.view, im.dicom) for im in in_split]
+            refs = [ImageRef(im.path, im.view, im.dicom) for im in images]
             if cfg.per_image:
                 for ref in refs:
                     yield Record(id=ref.image_id, images=[ref], extra=dict(extra, study_id=study), **common)

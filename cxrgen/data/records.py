@@ -7,7 +7,6 @@ Image paths are relative to the data set root recorded in the prepare manifest.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -50,7 +49,7 @@ class Record:
                 "images": [{"path": i.path, "view": i.view, "image_id": i.image_id} for i in self.images],
                 "report": self.report, "findings": self.findings, "impression": self.impression,
                 "indication": self.indication, "comparison": self.comparison, "labels": dict(self.labels),
-                "source": dict(self.source), "extra": copy.deepcopy(self.extra) if self.extra else {}}
+                "source": dict(self.source), "extra": dict(self.extra)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Record":

@@ -47,10 +47,8 @@ def ce_block(ref: np.ndarray, hyp: np.ndarray) -> np.ndarray:
 
 def _weights(rng: np.random.Generator, n: int, b: int) -> np.ndarray:
     idx = rng.integers(0, n, size=(b, n))
-    w = np.zeros((b, n))
-    rows = np.repeat(np.arange(b), n)
-    np.add.at(w, (rows, idx.ravel()), 1.0)
-    return w
+    flat = (np.arange(b)[:, None] * n + idx).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(np.float64)
 
 
 def _resamples(n: int, n_boot: int, seed: int):

@@ -186,7 +186,8 @@ class Labeler:
                 between = text[:q.start()] if after else text[q.end():]
                 if after and self.q_not.search(between):
                     return 0
-                pre = t[left:s] + (" " + between if after else "")
+                # only the few words before the anatomy can negate it: "no effusion and the heart is enlarged"
+                pre = " ".join(t[left:s].split()[-3:]) + (" " + between if after else "")
                 return self.classify(pre, text[q.end():] if after else post)
             if self.q_neg.search(text):
                 return 0

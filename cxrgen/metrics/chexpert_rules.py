@@ -23,7 +23,7 @@ MENTIONS: dict[str, list[str]] = {
         r"cardiomegalic", r"megacardia",
     ],
     "Lung Lesion": [
-        r"nodules?", r"nodular(?:ity)?(?: (?:opacit(?:y|ies)|densit(?:y|ies)|lesions?))?", r"masse?s?",
+        r"nodules?", r"nodular lesions?", r"nodularity", r"fibronodular", r"masse?s?",
         r"mass[- ]like", r"lesions?", r"tumou?rs?", r"neoplasms?", r"neoplastic", r"carcinoma",
         r"malignan(?:cy|t)", r"metasta(?:sis|ses|tic)", r"cavitary (?:lesion|mass|nodule)s?", r"cavitations?",
         r"cancer", r"lymphoma",
@@ -101,7 +101,7 @@ UNMENTIONS: dict[str, list[str]] = {
     "Lung Lesion": [r"(?:soft tissue|breast|neck|body|muscle|mediastinal|hilar|axillary|abdominal|renal|liver|hepatic|thyroid|adrenal) (?:mass|masses|lesions?|nodules?)",
                     r"mass effect", r"(?:bone|bony|osseous|lytic|sclerotic|blastic|skin|cutaneous) (?:lesions?|nodules?)",
                     r"nipple (?:shadows?|markers?)",
-                    r"nodul(?:e|es|ar)(?: densit(?:y|ies)| opacit(?:y|ies))? (?:consistent with|compatible with|representing|from|due to|suggest(?:s|ing)?) (?:\w+ ){0,3}?granulom\w*", r"lesion of the (?:spine|bone|rib)", r"nodular contour",
+                    r"lesion of the (?:spine|bone|rib)", r"nodular contour",
                     r"no (?:new )?(?:suspicious )?lesions? (?:of|in) the (?:bone|spine)"],
     "Lung Opacity": [r"(?:bone|bony|osseous|breast|soft tissue|tissue) densit(?:y|ies)", r"increased densit(?:y|ies) of the (?:spine|bones?|vertebra)",
                      r"pleural (?:based )?(?:opacit(?:y|ies)|densit(?:y|ies))", r"opacified (?:hemithorax|(?:\w+ )?sinus)",

@@ -107,7 +107,7 @@ class Meteor:
     """One long-lived METEOR 1.5 JVM (the jar and paraphrase table shipped in pycocoevalcap).
 
     ``score(hyps, refs)`` returns (corpus score, per-segment scores, per-segment stats as an (N, 23)
-    array). Thread-safe; a watchdog kills the JVM when a call exceeds ``timeout`` seconds.
+    array). Thread-safe; a watchdog kills the JVM when a call exceeds ``timeout`` seconds (+50 ms per report).
     """
 
     N_STATS = 23
@@ -120,6 +120,7 @@ class Meteor:
             raise DependencyError(f"{folder}/data/paraphrase-en.gz is missing; reinstall with "
                                   "`pip install --force-reinstall --no-deps pycocoevalcap==1.2`")
         self.timeout = timeout
+        self._timed_out = False
         self._lock = threading.Lock()
         self._stderr = tempfile.TemporaryFile()
         env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
@@ -128,9 +129,16 @@ class Meteor:
         self._p = subprocess.Popen(self.cmd, cwd=folder, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=self._stderr, env=env)
 
+    def _kill_on_timeout(self) -> None:
+        self._timed_out = True
+        self._p.kill()
+
     def _readline(self) -> str:
         line = self._p.stdout.readline()
         if not line:
+            if self._timed_out:
+                raise CxrgenError(f"METEOR did not answer within {self.timeout:g} s (+50 ms per report) and was stopped; "
+                                  "score fewer reports at a time or raise the timeout")
             self._stderr.seek(0)
             tail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
             why = tail[-1] if tail else f"exit code {self._p.poll()}"
@@ -145,21 +153,24 @@ class Meteor:
             self._readline()  # raises with the JVM's last message
             raise
 
-    def score(self, hyps: Sequence[str], refs: Sequence[Sequence[str]]) -> tuple[float, list[float], np.ndarray]:
+    def score(self, hyps: Sequence[str], refs: Sequence[Sequence[str]],
+              advance=None) -> tuple[float, list[float], np.ndarray]:
         if len(hyps) != len(refs):
             raise ValueError("hyps and refs differ in length")
         if not hyps:
             return 0.0, [], np.zeros((0, self.N_STATS))
         with self._lock:
-            if self._p.poll() is not None:
-                raise CxrgenError("METEOR is not running (closed or crashed); create a new scorer")
-            timer = threading.Timer(self.timeout, self._p.kill)
+            if self._timed_out or self._p.poll() is not None:
+                raise CxrgenError("METEOR is not running (closed, crashed or timed out); create a new scorer")
+            timer = threading.Timer(self.timeout + 0.05 * len(hyps), self._kill_on_timeout)  # grows with the set
             timer.start()
             try:
                 stats = []
-                for hyp, rs in zip(hyps, refs):
+                for i, (hyp, rs) in enumerate(zip(hyps, refs), 1):
                     self._write(" ||| ".join(["SCORE", *(meteor_clean(r) for r in rs), meteor_clean(hyp)]))
                     stats.append(self._readline())
+                    if advance is not None and i % 100 == 0:
+                        advance(100)
                 self._write("EVAL ||| " + " ||| ".join(stats))
                 seg = [float(self._readline()) for _ in hyps]
                 total = float(self._readline())
@@ -168,8 +179,6 @@ class Meteor:
                 raise CxrgenError("METEOR replied out of protocol; this is a bug, please report it") from None
             finally:
                 timer.cancel()
-            if self._p.poll() is not None:
-                raise CxrgenError(f"METEOR was stopped after {self.timeout:.0f} s (timeout)")
         arr = np.array([[float(x) for x in s.split()] for s in stats], dtype=np.float64)
         if arr.shape[1] != self.N_STATS:
             raise CxrgenError(f"METEOR returned {arr.shape[1]} statistics per segment, expected {self.N_STATS}")
@@ -205,7 +214,7 @@ def shared_meteor() -> Meteor:
     """The process-wide METEOR JVM (started once: ~10-20 s and ~1.3 GB)."""
     global _SHARED
     with _SHARED_LOCK:
-        if _SHARED is None or _SHARED._p is None or _SHARED._p.poll() is not None:
+        if _SHARED is None or _SHARED._p is None or _SHARED._timed_out or _SHARED._p.poll() is not None:
             _SHARED = Meteor()
             import atexit
             atexit.register(_SHARED.close)
@@ -328,6 +337,8 @@ def compute_nlg(hyps: Sequence[str], refs: Sequence[str], *, metrics: Sequence[s
     keys = expand_groups(metrics)
     res = NlgResult()
     t0 = time.perf_counter()
+    # start the METEOR JVM first: it loads its paraphrase table (~10-20 s) while Python computes the rest
+    m = (meteor or shared_meteor()) if "meteor" in keys and hyps else None
     if tokenize == "ptb":
         both = ptb_tokenize(list(refs) + list(hyps))
         refs, hyps = both[:len(refs)], both[len(refs):]
@@ -341,14 +352,6 @@ def compute_nlg(hyps: Sequence[str], refs: Sequence[str], *, metrics: Sequence[s
         for k in range(4):
             res.scores[f"bleu_{k + 1}"] = float(b[k])
         res.timings["bleu"] = time.perf_counter() - t
-    if "meteor" in keys:
-        t = time.perf_counter()
-        m = meteor or shared_meteor()
-        total, seg, stats = m.score(hyps, refs_l)
-        res.scores["meteor"] = float(total)
-        res.per_sample["meteor"] = np.array(seg, dtype=np.float64)
-        res.meteor = meteor_chunk_column(stats)
-        res.timings["meteor"] = time.perf_counter() - t
     if "rouge_l" in keys:
         from pycocoevalcap.rouge.rouge import Rouge
         t = time.perf_counter()
@@ -370,5 +373,16 @@ def compute_nlg(hyps: Sequence[str], refs: Sequence[str], *, metrics: Sequence[s
         else:
             res.per_sample["cider"], res.scores["cider"] = np.zeros(0), 0.0
         res.timings["cider"] = time.perf_counter() - t
+    if "meteor" in keys and n:
+        t = time.perf_counter()
+        from cxrgen.utils.progress import progress
+        with progress("METEOR", total=n, unit="report") as bar:
+            total, seg, stats = (m or meteor or shared_meteor()).score(hyps, refs_l, advance=bar.advance)
+        res.scores["meteor"] = float(total)
+        res.per_sample["meteor"] = np.array(seg, dtype=np.float64)
+        res.meteor = meteor_chunk_column(stats)
+        res.timings["meteor"] = time.perf_counter() - t
+    elif "meteor" in keys:
+        res.scores["meteor"], res.per_sample["meteor"], res.meteor = 0.0, np.zeros(0), np.zeros((0, Meteor.N_STATS))
     res.scores = {k: res.scores[k] for k in NLG_KEYS if k in res.scores and k in keys}
     return res

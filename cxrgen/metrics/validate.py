@@ -2,7 +2,9 @@
 
 The reports ship in the torchxrayvision wheel (``torchxrayvision/data/NLMCXR_reports.tgz``, 3,955 XML
 files). A report's MeSH ``<major>`` tags (``Cardiomegaly``, ``Pleural Effusion/right/small`` …) were
-assigned by people; the first component names the finding. The labeler reads FINDINGS + IMPRESSION.
+assigned by people; the first component names the finding, later ones qualify it. A head such as
+``cardiac shadow/enlarged`` matches a tag whose first component is "cardiac shadow" and that has an
+"enlarged" component. The labeler reads FINDINGS + IMPRESSION.
 A labeler output counts as positive when it is 1 or -1 (uncertain), as MeSH tags hedged findings too.
 """
 
@@ -16,12 +18,12 @@ from pathlib import Path
 
 # comparison → (MeSH heads that make a report positive, labeler classes whose 1/-1 make it positive)
 TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "Cardiomegaly": (("cardiomegaly",), ("Cardiomegaly",)),
+    "Cardiomegaly": (("cardiomegaly", "cardiac shadow/enlarged"), ("Cardiomegaly",)),
     "Pleural Effusion": (("pleural effusion",), ("Pleural Effusion",)),
     "Pneumothorax": (("pneumothorax", "hydropneumothorax"), ("Pneumothorax",)),
     "Atelectasis": (("pulmonary atelectasis",), ("Atelectasis",)),
     "Edema": (("pulmonary edema", "pulmonary congestion"), ("Edema",)),
-    "Opacity": (("opacity", "airspace disease", "infiltrate", "consolidation", "pneumonia"),
+    "Opacity": (("opacity", "airspace disease", "infiltrate", "consolidation", "pneumonia", "density/lung"),
                 ("Lung Opacity", "Consolidation", "Pneumonia")),
     "Nodule/Mass": (("nodule", "mass"), ("Lung Lesion",)),
     "Fracture": (("fractures, bone",), ("Fracture",)),
@@ -41,7 +43,8 @@ def openi_tgz() -> Path:
 class OpenIReport:
     id: str
     text: str
-    mesh: frozenset[str]
+    mesh: frozenset[str]          # first components of the MeSH <major> tags
+    tags: tuple[tuple[str, ...], ...] = ()  # every tag, split into its components
 
 
 def read_openi(path: str | os.PathLike | None = None) -> list[OpenIReport]:
@@ -53,10 +56,17 @@ def read_openi(path: str | os.PathLike | None = None) -> list[OpenIReport]:
             root = ET.fromstring(tf.extractfile(member).read())
             secs = {a.get("Label"): (a.text or "").strip() for a in root.iter("AbstractText")}
             text = " ".join(x for x in (secs.get("FINDINGS", ""), secs.get("IMPRESSION", "")) if x)
-            mesh = frozenset((m.text or "").split("/")[0].strip().lower() for m in root.iter("major"))
-            out.append(OpenIReport(Path(member.name).stem, text, mesh))
+            tags = tuple(tuple(c.strip().lower() for c in (m.text or "").split("/")) for m in root.iter("major"))
+            out.append(OpenIReport(Path(member.name).stem, text, frozenset(t[0] for t in tags), tags))
     out.sort(key=lambda r: int(r.id) if r.id.isdigit() else r.id)
     return out
+
+
+def _has(r: OpenIReport, head: str) -> bool:
+    first, *quals = head.split("/")
+    if not quals:
+        return first in r.mesh
+    return any(t[0] == first and all(q in t[1:] for q in quals) for t in r.tags)
 
 
 def agreement(reports: list[OpenIReport], labels: list[dict]) -> dict[str, dict]:
@@ -66,7 +76,7 @@ def agreement(reports: list[OpenIReport], labels: list[dict]) -> dict[str, dict]
     for name, (heads, classes) in TARGETS.items():
         tp = fp = fn = tn = 0
         for r, lab in zip(reports, labels):
-            gold = any(h in r.mesh for h in heads)
+            gold = any(_has(r, h) for h in heads)
             pred = any(lab.get(c) in (1, -1) for c in classes)
             tp += gold and pred
             fp += pred and not gold

@@ -24,7 +24,7 @@ _E = "cxrgen.models.encoders"
 ENCODERS.register("medclip-vit", Entry(f"{_E}.medclip:build", {"dim": 512, "tokens": 0}),
                   "MedCLIP vision (Swin-T → Linear 768→512, L2-normalised), 512-d; --weights pytorch_model.bin")
 ENCODERS.register("tiny-medclip-vit", Entry(f"{_E}.medclip:build", {"dim": 512, "tokens": 0, "tiny": True}),
-                  "random tiny MedCLIP twin (2-stage Swin, 7×7 grid flattened → 512, L2-normalised; tests, demo)")
+                  "random tiny MedCLIP twin (1-stage Swin, 7×7 grid flattened → 512, L2-normalised; tests, demo)")
 ENCODERS.register("xrv-densenet121-res224-all", Entry(f"{_E}.xrv:build", {"dim": 1024, "tokens": 0, "scores": 18}),
                   "torchxrayvision DenseNet-121 res224-all: 1024-d + 18 pathology scores; --weights FILE")
 ENCODERS.register("tiny-xrv-densenet", Entry(f"{_E}.xrv:build", {"dim": 32, "tokens": 0, "scores": 18, "tiny": True}),
@@ -45,7 +45,7 @@ LLMS.register("gpt2", Entry(_L, {"hf": "openai-community/gpt2"}), "GPT-2 small (
 LLMS.register("gpt2-medium", Entry(_L, {"hf": "openai-community/gpt2-medium"}), "GPT-2 medium (355M), d=1024")
 LLMS.register("qwen1.5-0.5b", Entry(_L, {"hf": "Qwen/Qwen1.5-0.5B"}), "Qwen1.5-0.5B, d=1024")
 LLMS.register("llama2-7b-chat", Entry(_L, {"hf": "meta-llama/Llama-2-7b-chat-hf"}), "Llama-2-7B-chat (R2GenGPT), d=4096")
-LLMS.register("llama2-7b", Entry(_L, {"hf": "meta-llama/Llama-2-7b-hf"}), "Llama-2-7B base (dual-encoder paper), d=4096")
+LLMS.register("llama2-7b", Entry(_L, {"hf": "meta-llama/Llama-2-7b-hf"}), "Llama-2-7B base (dual content/topic), d=4096")
 LLMS.register("llama3.1-8b-instruct", Entry(_L, {"hf": "meta-llama/Llama-3.1-8B-Instruct"}),
               "Llama-3.1-8B-Instruct (LLaMA-XR), d=4096")
 LLMS.register("tiny-gpt2", Entry(_L, {"tiny": "gpt2"}), "random 2-layer GPT-2 with a local tokenizer (tests, demo)")
@@ -62,10 +62,12 @@ MODES.register("finetune", Entry(f"{_R}.prefix:FinetuneRecipe", {"encoder": "med
 MODES.register("shallow", Entry(f"{_R}.r2gengpt:ShallowRecipe", {"encoder": "swin-base-grid"}),
                "R2GenGPT shallow: Swin-B frozen, projector only (4,206,592 params at d=4096)")
 MODES.register("delta", Entry(f"{_R}.r2gengpt:DeltaRecipe", {"encoder": "swin-base-grid"}),
-               "R2GenGPT delta: + LoRA r16 on Swin query/value")
+               "R2GenGPT delta: + LoRA r16 on Swin query/value, images encoded on the fly (4,976,640)")
 MODES.register("deep", Entry(f"{_R}.r2gengpt:DeepRecipe", {"encoder": "swin-base-grid"}),
-               "R2GenGPT deep: + whole Swin-B trained")
+               "R2GenGPT deep: + whole Swin-B trained, images encoded on the fly (90,949,816)")
 MODES.register("qlora", Entry(f"{_R}.qlora:QloraRecipe", {"encoder": "xrv-densenet121-res224-all"}),
                "LLaMA-XR: xrv pathology scores as text, 4-bit NF4 LLM + LoRA r16 (41,943,040 params)")
 MODES.register("dual", Entry(f"{_R}.dual:DualRecipe", {"encoder": "vit-base"}),
-               "dual content/topic encoders, InfoNCE (τ 0.07) + LM loss")
+               "dual content/topic encoders → projector, LLM frozen; 0.5·LM + 0.5·InfoNCE (τ 0.07)")
+MODES.register("lm", Entry(f"{_R}.lm:LanguageModelRecipe", {}),
+               "the LLM alone on report text (tiny twins' stand-in for pretraining; exports final/hf)")

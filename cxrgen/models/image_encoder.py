@@ -43,12 +43,21 @@ class ImageEncoder(nn.Module):
         return np.stack(arrays).astype(np.float32)
 
 
+SWIN_B_SOURCE = "microsoft/swin-base-patch4-window7-224"   # R2GenGPT's visual encoder (footnote 3)
+
+
 def load_image_encoder(name: str, *, weights: str = "", meta: bool = False) -> ImageEncoder:
-    """Build the trainable grid encoder ``name`` from the encoder registry (Swin grid encoders)."""
+    """Build the trainable grid encoder ``name`` from the encoder registry (Swin grid encoders).
+
+    Without ``weights`` the real Swin-B starts from R2GenGPT's ImageNet checkpoint (Hugging Face id,
+    loaded from the local cache or the hub); the ``tiny-*`` twins start from their seeded random init.
+    """
     from cxrgen.models.catalog import ENCODERS
     entry = ENCODERS.get(name)
     if "swin" not in name:
         raise ConfigError(f"encoder {name!r} cannot be trained on the fly; R2GenGPT delta/deep use a Swin grid "
                           "encoder (swin-base-grid, or tiny-swin-grid in tests)")
+    if not weights and not entry.info.get("tiny"):
+        weights = SWIN_B_SOURCE
     enc = entry.load()(name, entry.info, weights=weights, load_weights=not meta)
     return ImageEncoder(name, enc.model, enc.preprocess, int(enc.dim), int(enc.tokens))

@@ -1,6 +1,8 @@
 """`cxrgen demo`: the whole pipeline on synthetic data with tiny models, on CPU, in minutes.
 
-prepare synthetic → embed (tiny MedCLIP twin) → train prefix (tiny GPT-2) → generate → score, then
+prepare synthetic → embed (tiny MedCLIP twin) → train lm (the tiny GPT-2 learns report language:
+it stands in for a pretrained LLM, which a random twin is not) → train prefix (that LLM frozen, the
+mapper learns) → generate → score, then
 the trained model beside two baselines computed in the same run:
 
 * ``majority``: the most common training report, given to every test study (knows no image);
@@ -27,6 +29,7 @@ from cxrgen.workspace.artifact import ArtifactBuild, upstream
 from cxrgen.workspace.layout import FILES, Workspace
 
 DATASET = "demo"
+LM_RUN = "demo-lm"
 RUN = "demo-prefix"
 MAJORITY = "demo-majority"
 SHUFFLED_SPLIT = "test-shuffled"
@@ -35,14 +38,21 @@ COLUMNS = (("bleu_4", "BLEU-4"), ("meteor", "METEOR"), ("rouge_l", "ROUGE-L"), (
            ("ce_macro_f1_5", "CE macro-F1 (5)"))
 
 
-def configs(cfg: DemoConfig) -> dict[str, Any]:
+def configs(cfg: DemoConfig, ws: Workspace) -> dict[str, Any]:
     """The stage configs the demo runs, derived from one DemoConfig."""
+    from cxrgen.models.recipes.lm import HF_EXPORT
+    lm_dir = ws.artifact_dir("train", LM_RUN) / "final" / HF_EXPORT
     return {
         "prepare": load_config(PrepareConfig, {"dataset": "synthetic", "name": DATASET, "n": cfg.n,
                                                "seed": cfg.seed, "views": ["AP", "PA"]}),
         "embed": load_config(EmbedConfig, {"dataset": DATASET, "encoder": cfg.encoder}),
+        "lm": load_config(TrainConfig, {
+            "mode": "lm", "llm": cfg.llm, "run": LM_RUN, "dataset": DATASET, "max_len": cfg.max_len,
+            "seed": cfg.seed, "save_every": 10_000,
+            "optim": {"lr": cfg.lm_lr, "epochs": cfg.lm_epochs, "batch_size": cfg.batch_size,
+                      "warmup_steps": 20, "weight_decay": 0.01}}),
         "train": load_config(TrainConfig, {
-            "mode": "prefix", "llm": cfg.llm, "run": RUN, "dataset": DATASET, "encoder": cfg.encoder,
+            "mode": "prefix", "llm": str(lm_dir), "run": RUN, "dataset": DATASET, "encoder": cfg.encoder,
             "max_len": cfg.max_len, "seed": cfg.seed, "save_every": 10_000,
             "optim": {"lr": cfg.lr, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
                       "warmup_steps": 20, "weight_decay": 0.01}}),
@@ -72,7 +82,7 @@ def majority_baseline(ws: Workspace, force: bool = False):
 def run(cfg: DemoConfig, *, ws: Workspace, force: bool = False, echo: Callable[[str], None] = print) -> dict:
     from cxrgen.stages import embed, generate, prepare, score, train
 
-    c = configs(cfg)
+    c = configs(cfg, ws)
     timings: dict[str, float] = {}
 
     def step(name: str, fn: Callable[[], Any]) -> Any:
@@ -84,7 +94,8 @@ def run(cfg: DemoConfig, *, ws: Workspace, force: bool = False, echo: Callable[[
 
     step("prepare synthetic", lambda: prepare.run(c["prepare"], ws=ws, force=force))
     step(f"embed ({cfg.encoder})", lambda: embed.run(c["embed"], ws=ws, force=force))
-    step(f"train prefix ({cfg.llm})", lambda: train.run(c["train"], ws=ws, force=force))
+    step(f"train lm ({cfg.llm} learns report text)", lambda: train.run(c["lm"], ws=ws, force=force))
+    step("train prefix (mapper; LLM frozen)", lambda: train.run(c["train"], ws=ws, force=force))
     step("generate test", lambda: generate.run(c["generate"], ws=ws, force=force))
     step("generate test, shuffled image features",
          lambda: generate.run(replace(c["generate"], shuffle_features=True), ws=ws, force=force))

@@ -135,6 +135,9 @@ def plan(cfg: EmbedConfig, ws: Workspace) -> dict:
     from cxrgen.models.encoders import load_encoder
     _, prep = upstream(ws, "prepare", cfg.dataset)
     items = list_images(ws, cfg.dataset, prep)
+    if cfg.weights:
+        from cxrgen.models.encoders.base import weight_kind
+        weight_kind(cfg.weights)  # a missing file or folder is reported now, not after the plan
     enc = load_encoder(cfg.encoder, cfg.weights, load_weights=False)
     world = dist.world_size()
     shards = shard_ranges(len(items), cfg.batch_size, cfg.shard_size)
@@ -173,8 +176,6 @@ def render_plan(p: dict) -> str:
 
 
 def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False) -> Manifest | None:
-    if cfg.batch_size < 1 or cfg.shard_size < 1 or cfg.workers < 0:
-        raise ConfigError("--batch-size and shard_size must be ≥ 1 and --workers ≥ 0")
     if dry_run:
         print(render_plan(plan(cfg, ws)))
         return None
@@ -277,7 +278,8 @@ def _merge(cfg: EmbedConfig, enc, items: list[Item], build: ArtifactBuild, weigh
              "dim": enc.dim, "tokens": enc.tokens, "score_labels": json.dumps(list(enc.score_labels)),
              "cxrgen_version": versions.get("cxrgen", ""), "versions": json.dumps(versions, sort_keys=True)}
     out = work / FILES["features"]
-    write_feature_cache(out, ids, data, dtype=cfg.dtype, attrs=attrs)
+    write_feature_cache(out, ids, data, dtype=cfg.dtype, attrs=attrs, row_shape=enc.output_shape,
+                        n_scores=len(enc.score_labels))
     for s in shards_:
         (work / shard_name(*s)).unlink()
     if skipped:

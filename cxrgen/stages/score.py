@@ -50,14 +50,19 @@ class Preds:
 def load_preds(path: str | Path) -> Preds:
     path = Path(path)
     try:
-        f = open(path, encoding="utf-8")
+        f = open(path, "rb")
     except FileNotFoundError:
         raise InputError(f"{path}: file not found; give a preds.jsonl with id, prediction, reference per line") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder; give the preds.jsonl file") from None
     ids, hyps, refs, seen = [], [], [], {}
     with f:
-        for lineno, line in enumerate(f, 1):
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"{path} line {lineno}: not valid UTF-8 text (byte {e.start}); "
+                                 "save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
@@ -192,6 +197,18 @@ _JAVA: Optional[str] = None
 def java_version() -> Optional[str]:
     global _JAVA
     if _JAVA is None:
+        import os
+        import shutil
+        java = shutil.which("java")
+        release = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(java))), "release") if java else ""
+        try:  # the JDK's release file says it without starting a JVM
+            with open(release, encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("JAVA_VERSION="):
+                        _JAVA = "java " + line.split("=", 1)[1].strip().strip('"')
+                        return _JAVA
+        except OSError:
+            pass
         try:
             p = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=30)
             _JAVA = (p.stderr or p.stdout).strip().splitlines()[0]

@@ -423,6 +423,8 @@ def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rank: int, 
     if not metrics_path.exists():
         _append_jsonl(metrics_path, {"step": step, "loss": round(last_loss, 6)})
     outputs = [FILES["config"], FILES["metrics"]] + [f"final/{f}" for f in (ck.WEIGHTS, ck.ADAPTER, ck.CONFIG, ck.STATE)]
+    if hasattr(recipe, "export"):  # e.g. --mode lm also writes final/hf/ (save_pretrained) for --llm
+        outputs += [f"final/{f}" for f in recipe.export(work / "final")]
     m = build.commit(outputs, counts={"steps": step, "train_examples": len(train_ds), "val_examples": len(val_ds),
                                       "world_size": world},
                      extra={"trainable_params": trainable_params, "total_params": total_params,

@@ -31,7 +31,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
     except OSError as e:
-        raise _write_error(path, e) from e
+        raise write_error(path, e) from e
     tmp_path = Path(tmp)
     try:
         yield tmp_path
@@ -41,13 +41,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _fsync_dir(path.parent)
     except OSError as e:
         tmp_path.unlink(missing_ok=True)
-        raise _write_error(path, e) from e
+        raise write_error(path, e) from e
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
 
 
-def _write_error(path: Path, e: OSError) -> WorkspaceWriteError:
+def write_error(path: Path, e: OSError) -> WorkspaceWriteError:
     why = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
            errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
         e.errno, e.strerror or str(e))
@@ -77,17 +77,22 @@ def read_jsonl(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Itera
     """Yield JSON objects; a malformed line or a missing required field is an InputError naming the line."""
     path = Path(path)
     try:
-        f = open(path, encoding="utf-8")
+        f = open(path, "rb")
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     with f:
-        for lineno, line in enumerate(f, 1):
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"{path} line {lineno}: not valid UTF-8 (byte 0x{raw[e.start]:02x}); "
+                                 "save the file as UTF-8") from None
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise InputError(f"{path} line {lineno}: not valid JSON ({e.msg if hasattr(e, 'msg') else e})") from None
+            except json.JSONDecodeError as e:
+                raise InputError(f"{path} line {lineno}: not valid JSON ({e.msg})") from None
             if not isinstance(row, dict):
                 raise InputError(f"{path} line {lineno}: expected a JSON object, got {type(row).__name__}")
             missing = [k for k in required if k not in row]

@@ -11,6 +11,9 @@ log = logging.getLogger("cxrgen")
 
 
 def setup(verbosity: int = 0) -> None:
+    if verbosity <= 0:  # library chatter (weight-loading bars, config advisories) only with -v
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     level = logging.DEBUG if verbosity > 0 else logging.INFO
     if not dist.is_main() and verbosity <= 0:
         level = logging.WARNING

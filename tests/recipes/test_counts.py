@@ -71,7 +71,7 @@ def test_qlora_dry_run_is_41943040(cli):
 
 
 def test_dual_dry_run_trains_encoders_and_projector_only(cli):
-    d = _dry(cli, "--mode", "dual", "--llm", "llama2-7b-chat")
+    d = _dry(cli, "--mode", "dual", "--llm", "llama2-7b")
     comps = d["components"]
     assert comps["llm"] == {"params": LLAMA2_7B, "trainable": 0}
     w, d_llm, layers = 768, 4096, 2

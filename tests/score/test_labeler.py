@@ -37,6 +37,14 @@ CASES = [
     ("Stable calcified granuloma. No acute disease.", {}),  # another finding blocks No Finding
     ("Findings may represent early edema.", {"Edema": -1}),
     ("Congestive heart failure.", {"Edema": 1, "Cardiomegaly": -1}),
+    ("There is no pneumothorax or pleural effusion and the heart is enlarged.",
+     {"Pneumothorax": 0, "Pleural Effusion": 0, "Cardiomegaly": 1}),
+    ("The endotracheal tube has been removed.", {"Support Devices": 0, "No Finding": 1}),
+    ("Left lower lobe opacity could reflect atelectasis or pneumonia.",
+     {"Lung Opacity": 1, "Atelectasis": -1, "Pneumonia": -1}),
+    ("Dense retrocardiac opacity concerning for pneumonia.", {"Lung Opacity": 1, "Pneumonia": -1}),
+    ("No displaced fracture is identified.", {"Fracture": 0, "No Finding": 1}),
+    ("Heart size is top normal.", {"Cardiomegaly": -1}),
     ("", {"No Finding": 1}),
 ]
 
@@ -65,8 +73,8 @@ def test_agreement_with_openi_mesh_tags():
     assert len(reports) == 3955
     res = agreement(reports, L.label_many(r.text for r in reports))
     # floors: what benchmarks/results/labeler_openi.md reports, minus a small margin
-    floors = {"Cardiomegaly": 0.83, "Pleural Effusion": 0.86, "Pneumothorax": 0.80, "Atelectasis": 0.88,
-              "Edema": 0.74, "Opacity": 0.85, "Nodule/Mass": 0.60, "Fracture": 0.81, "Normal": 0.87}
+    floors = {"Cardiomegaly": 0.86, "Pleural Effusion": 0.86, "Pneumothorax": 0.80, "Atelectasis": 0.88,
+              "Edema": 0.74, "Opacity": 0.88, "Nodule/Mass": 0.70, "Fracture": 0.81, "Normal": 0.87}
     for name, floor in floors.items():
         assert res[name]["f1"] >= floor, (name, res[name])
         assert res[name]["accuracy"] >= 0.9, (name, res[name])

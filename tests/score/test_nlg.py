@@ -40,11 +40,12 @@ def _direct(hyps, refs):
 
 
 @pytest.fixture(scope="module")
-def direct():
+def direct(meteor):
+    # `meteor` first: our JVM loads in the background while pycocoevalcap's own JVM scores
     return _direct(HYPS, REFS)
 
 
-def test_default_convention_equals_pycocoevalcap_exactly(direct, meteor):
+def test_default_convention_equals_pycocoevalcap_exactly(meteor, direct):
     want, want_seg = direct
     got = nlg.compute_nlg(HYPS, REFS, meteor=meteor)
     assert list(got.scores) == list(nlg.NLG_KEYS)
@@ -119,3 +120,15 @@ def test_missing_java_is_a_dependency_error_with_instructions(monkeypatch):
         nlg.java_path()
     with pytest.raises(DependencyError):
         nlg.Meteor()
+
+
+def test_meteor_watchdog_stops_a_jvm_that_does_not_answer():
+    from cxrgen.errors import CxrgenError
+    m = nlg.Meteor(timeout=0.3)  # far less than the JVM needs to load its paraphrase table
+    try:
+        with pytest.raises(CxrgenError, match=r"did not answer within 0.3 s \(\+50 ms per report\)"):
+            m.score(["No effusion."], [["No pleural effusion."]])
+        with pytest.raises(CxrgenError, match="not running"):
+            m.score(["No effusion."], [["No pleural effusion."]])
+    finally:
+        m.close()

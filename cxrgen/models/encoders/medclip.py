@@ -9,8 +9,8 @@ Preprocessing (MedCLIP's feature extractor, on the 8-bit grey image): pad to a s
 max(224, H, W) with black, image centred; resize to 224 bicubic; centre crop 224; /255; normalise with
 mean 0.5862785803043838, std 0.27950088968644304; the single channel is repeated to 3 in the model.
 
-``tiny-medclip-vit`` uses the same classes with a 2-stage Swin (patch 16, 7×7 final grid) and random
-weights from a fixed seed; instead of the mean pool it flattens the 7×7 grid before the projection so
+``tiny-medclip-vit`` uses the same classes with a one-stage Swin and random
+weights from a fixed seed (one stage, patch 32, 7×7×48 grid); instead of the mean pool it flattens the grid before the projection so
 that random features keep where things are in the image (the demo's mapper must see findings).
 """
 
@@ -32,8 +32,8 @@ MEAN = 0.5862785803043838
 STD = 0.27950088968644304
 SWIN_T = dict(image_size=224, patch_size=4, num_channels=3, embed_dim=96, depths=[2, 2, 6, 2],
               num_heads=[3, 6, 12, 24], window_size=7)      # microsoft/swin-tiny-patch4-window7-224
-TINY = dict(image_size=224, patch_size=16, num_channels=3, embed_dim=24, depths=[1, 1],
-            num_heads=[2, 4], window_size=7)
+TINY = dict(image_size=224, patch_size=32, num_channels=3, embed_dim=48, depths=[1],
+            num_heads=[2], window_size=7)   # one stage on a 7×7 grid: best linear probe of synthetic findings
 
 
 class MedClipVision(nn.Module):

@@ -86,7 +86,8 @@ class QloraRecipe(Recipe):
             compute = "float16" if cfg.precision == "fp16" else "bfloat16"
             return load_llm(cfg.llm, weights=cfg.weights, device=device or dev,
                             quantization_config=nf4_config(compute))
-        return load_llm(cfg.llm, weights=cfg.weights, device=device, dtype=dtype)
+        from cxrgen.models.recipes.r2gengpt import load_frozen_llm
+        return load_frozen_llm(cfg, device=device, dtype=dtype)   # bf16 base weights on CUDA, fp32 on CPU
 
     def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
         super().__init__(cfg, llm)

@@ -102,7 +102,7 @@ class _R2GenGPT(Recipe):
             else:
                 m.requires_grad_(False)
 
-    def train(self, mode: bool = True):  # the frozen LLM (and a frozen encoder) stay in eval mode
+    def train(self, mode: bool = True):  # the frozen LLM stays in eval mode (no dropout), as in ClipCap/prefix
         super().train(mode)
         self.lm.eval()
         return self

@@ -1,0 +1,172 @@
+"""The embed stage: dry run, errors (fail vs skip), reuse, kill -9 and resume, two ranks under torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import PY, REPO, run_cli, subprocess_env
+from tests.embed.conftest import manifest, read_h5
+
+ENC = "tiny-medclip-vit"
+
+
+def _embed(ws, *extra):
+    return run_cli("embed", "--dataset", "fixture", "--encoder", ENC, "--workers", "0", *extra, workspace=ws)
+
+
+def test_dry_run_prints_plan_and_writes_nothing(prepared):
+    ws, ids = prepared(5)
+    r = run_cli("embed", "--dataset", "fixture", "--encoder", "tiny-swin-grid", "--dry-run", "--batch-size", "2",
+                "shard_size=3", workspace=ws)
+    assert r.code == 0, r.err
+    assert "parameters  96,950" in r.out
+    assert f"49×64 float16 per image → features {len(ids)}×49×64" in r.out
+    assert f"~{len(ids) * 49 * 64 * 2 / 1024:.1f} KiB" in r.out
+    assert "2 shard(s) of ≤4 images (0 already done), world size 1, batch 2" in r.out
+    assert not (ws / "embed").exists()
+
+
+def test_missing_prepare_names_the_fix(tmp_path):
+    r = run_cli("embed", "--dataset", "nothere", "--encoder", ENC, workspace=tmp_path / "ws")
+    assert r.code == 2 and "prepare/nothere is missing" in r.err and "cxrgen prepare" in r.err
+
+
+def test_unknown_encoder_suggests(prepared):
+    ws, _ = prepared(2)
+    r = run_cli("embed", "--dataset", "fixture", "--encoder", "tiny-medclip", workspace=ws)
+    assert r.code == 2 and "did you mean 'tiny-medclip-vit'" in r.err
+
+
+# fixture layout: ids[2] is p001/img0.jpg, ids[3] is p002/img0.dcm, ids[4] is p003/img0.png
+@pytest.mark.parametrize("pos,what,pattern", [
+    (2, "corrupt", r"p001/img0\.jpg: unreadable image \("),
+    (3, "corrupt", r"p002/img0\.dcm: DICOM file without pixel data \(truncated"),
+    (4, "missing", r"p003/img0\.png: image file not found"),
+])
+def test_bad_image_fails_with_one_line_then_skip_lists_it(prepared, pos, what, pattern):
+    import re
+    ws, ids = prepared(6, bad={pos: what})
+    r = _embed(ws)
+    assert r.code == 2
+    assert re.search(pattern, r.err), r.err
+    assert "--on-error skip" in r.err and r.err.count("\n") == 1 and "Traceback" not in r.err
+    assert not (ws / "embed" / "fixture" / ENC / "manifest.json").exists()
+    r = _embed(ws, "--on-error", "skip")
+    assert r.code == 0, r.err
+    m = manifest(ws, "fixture", ENC)
+    assert m["counts"] == {"images": len(ids), "embedded": len(ids) - 1, "skipped": 1}
+    assert [s["id"] for s in m["extra"]["skipped"]] == [ids[pos]]
+    assert re.search(pattern, m["extra"]["skipped"][0]["error"])
+    d = read_h5(ws / "embed" / "fixture" / ENC / "features.h5")
+    assert d["ids"] == ids[:pos] + ids[pos + 1:]
+
+
+def test_up_to_date_reused_and_float32(prepared):
+    ws, ids = prepared(4)
+    assert _embed(ws).code == 0
+    f = ws / "embed" / "fixture" / ENC / "features.h5"
+    mtime = f.stat().st_mtime_ns
+    assert _embed(ws, "--batch-size", "3").code == 0          # runtime option: same artifact
+    assert f.stat().st_mtime_ns == mtime
+    assert _embed(ws, "--dtype", "float32").code == 0
+    d = read_h5(f)
+    assert d["features"].dtype == np.float32 and d["attrs"]["dtype"] == "float32" and d["ids"] == ids
+
+
+def _run_embed_subprocess(ws: Path, extra: list[str], slow: float = 0.0, env: dict | None = None, torchrun: int = 0):
+    """cxrgen embed in a child process; with ``slow`` each shard flush sleeps (so a kill lands mid-run)."""
+    code = ("import sys, time\n"
+            "import cxrgen.stages.embed as s\n"
+            f"slow = {slow!r}\n"
+            "if slow:\n"
+            "    orig = s._flush\n"
+            "    def _flush(*a, **k):\n"
+            "        orig(*a, **k); time.sleep(slow)\n"
+            "    s._flush = _flush\n"
+            "from cxrgen.cli.app import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    args = ["--workspace", str(ws), "embed", "--dataset", "fixture", "--encoder", ENC] + extra
+    if torchrun:
+        script = ws.parent / "embed_main.py"
+        script.write_text(code)
+        cmd = [PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(torchrun),
+               str(script)] + args
+    else:
+        cmd = [PY, "-c", code] + args
+    return subprocess.Popen(cmd, cwd=REPO, env=subprocess_env(**(env or {})), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_kill_minus_9_then_resume_gives_identical_cache(prepared, tmp_path):
+    ws, ids = prepared(12)                              # 16 images → 8 shards of 2
+    opts = ["--workers", "1", "--batch-size", "2", "shard_size=2"]
+    p = _run_embed_subprocess(ws, opts, slow=0.4)
+    work = ws / "embed" / "fixture" / f"{ENC}.partial"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(work.glob("shard-*.npz"))) < 2:
+        time.sleep(0.05)
+        assert p.poll() is None, p.communicate()
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    done = sorted(x.name for x in work.glob("shard-*.npz"))
+    assert 2 <= len(done) < 8 and not (ws / "embed" / "fixture" / ENC / "manifest.json").exists()
+    # resume: the finished shards are kept, the rest computed
+    p = _run_embed_subprocess(ws, opts, env={"CXRGEN_LOGLEVEL": "INFO"})
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert f"resuming: {2 * len(done)} of 16 images already embedded" in " ".join((out + err).split())
+    # an uninterrupted run in a copy of the workspace (prepare only)
+    ws2 = tmp_path / "ws2"
+    shutil.copytree(ws / "prepare", ws2 / "prepare")
+    shutil.copy(ws / "workspace.json", ws2 / "workspace.json")
+    p = _run_embed_subprocess(ws2, opts)
+    out2, err2 = p.communicate(timeout=300)
+    assert p.returncode == 0, err2
+    a = read_h5(ws / "embed" / "fixture" / ENC / "features.h5")
+    b = read_h5(ws2 / "embed" / "fixture" / ENC / "features.h5")
+    assert a["ids"] == b["ids"] == ids
+    assert a["features"].tobytes() == b["features"].tobytes()
+    assert a["attrs"] == b["attrs"]
+    ma, mb = manifest(ws, "fixture", ENC), manifest(ws2, "fixture", ENC)
+    assert ma["fingerprint"] == mb["fingerprint"]
+    assert ma["outputs"]["features.h5"]["sha256"] == mb["outputs"]["features.h5"]["sha256"]
+
+
+@pytest.mark.e2e
+def test_torchrun_two_ranks_equal_single_process(prepared, tmp_path):
+    ws, ids = prepared(10)                              # 14 images
+    opts = ["--workers", "1", "--batch-size", "2", "shard_size=2", "--device", "cpu"]
+    p = _run_embed_subprocess(ws, opts, torchrun=2, env={"OMP_NUM_THREADS": "1"})
+    out, err = p.communicate(timeout=400)
+    assert p.returncode == 0, err[-3000:]
+    ws2 = tmp_path / "ws2"
+    shutil.copytree(ws / "prepare", ws2 / "prepare")
+    shutil.copy(ws / "workspace.json", ws2 / "workspace.json")
+    p = _run_embed_subprocess(ws2, opts, env={"OMP_NUM_THREADS": "1"})
+    out2, err2 = p.communicate(timeout=300)
+    assert p.returncode == 0, err2
+    a = read_h5(ws / "embed" / "fixture" / ENC / "features.h5")
+    b = read_h5(ws2 / "embed" / "fixture" / ENC / "features.h5")
+    assert a["ids"] == b["ids"] == ids
+    assert a["features"].tobytes() == b["features"].tobytes()
+    ma, mb = manifest(ws, "fixture", ENC), manifest(ws2, "fixture", ENC)
+    assert ma["extra"]["world_size"] == 2 and mb["extra"]["world_size"] == 1
+    assert ma["fingerprint"] == mb["fingerprint"]
+
+
+def test_bad_options_are_config_errors(prepared):
+    ws, _ = prepared(2)
+    r = _embed(ws, "--batch-size", "0")
+    assert r.code == 2 and "--batch-size must be ≥ 1, got 0" in r.err
+    r = run_cli("embed", "--dataset", "fixture", "--encoder", ENC, "--weights", "./nope.bin", "--dry-run", workspace=ws)
+    assert r.code == 2 and "--weights ./nope.bin: no such file or directory" in r.err
