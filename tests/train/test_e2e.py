@@ -14,9 +14,12 @@ import pytest
 
 from tests.conftest import run_cli
 
-TRAIN = ["--mode", "prefix", "--llm", "tiny-gpt2", "--encoder", "tiny-medclip-vit", "--run", "r",
-         "optim.lr=3e-3", "optim.epochs=20", "optim.batch_size=16", "optim.warmup_steps=20", "max_len=64",
-         "save_every=100000", "log_every=50"]
+COMMON = ["optim.batch_size=16", "optim.warmup_steps=20", "max_len=64", "save_every=100000", "log_every=50"]
+# the tiny twin knows no language: first train it on the report texts (--mode lm, the stand-in for
+# pretraining, as `cxrgen demo` does), then freeze it and prefix-tune the mapper on top
+LM = ["--mode", "lm", "--llm", "tiny-gpt2", "--run", "lm", "optim.lr=3e-3", "optim.epochs=8", *COMMON]
+PREFIX = ["--mode", "prefix", "--encoder", "tiny-medclip-vit", "--run", "r", "optim.lr=5e-3", "optim.epochs=25",
+          *COMMON]
 
 
 def _micro_f1(ws, split: str) -> float:
@@ -41,13 +44,14 @@ def test_prefix_reports_follow_the_image(tmp_path):
     ws = tmp_path / "ws"
     for args in (["prepare", "synthetic", "--n", "300", "--seed", "0"],
                  ["embed", "--dataset", "synthetic", "--encoder", "tiny-medclip-vit"],
-                 ["train", *TRAIN],
+                 ["train", *LM],
+                 ["train", "--llm", str(ws / "train/lm/final/hf"), *PREFIX],
                  ["generate", "--run", "r", "max_new_tokens=64"],
                  ["generate", "--run", "r", "max_new_tokens=64", "--shuffle-features"]):
         r = run_cli(*args, workspace=ws)
         assert r.code == 0, (args, r.err)
     trained, shuffled = _micro_f1(ws, "test"), _micro_f1(ws, "test-shuffled")
-    # tiny-medclip-vit is a random encoder, so its features carry the findings only weakly and a frozen
-    # random 2-layer LM writes broken text: the margin is real but modest (seeded: 0.25 vs 0.15 on CPU)
+    print(f"micro-F1 of positive findings: trained {trained:.3f}, shuffled features {shuffled:.3f}")
     assert trained >= 0.2, (trained, shuffled)
-    assert trained >= 1.5 * shuffled and trained - shuffled >= 0.07, (trained, shuffled)
+    # seeded CPU run: trained 0.247, shuffled 0.124 (tiny random MedCLIP features carry the findings weakly)
+    assert trained >= 1.5 * shuffled and trained - shuffled >= 0.08, (trained, shuffled)
