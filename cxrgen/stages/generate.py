@@ -125,8 +125,9 @@ def generate_batch(recipe: Any, batch: dict, cfg: GenerateConfig, device: Any) -
     return [t.strip() for t in tok.batch_decode(out, skip_special_tokens=True)]
 
 
-def _read_done(work: Path) -> dict[str, dict]:
-    """Rows already written (preds.jsonl and rank shards); a torn last line after a kill is dropped."""
+def _read_done(work: Path, *, repair: bool = True) -> dict[str, dict]:
+    """Rows already written (preds.jsonl and rank shards). A torn last line after a kill is dropped;
+    with ``repair`` (rank 0 only) the file is rewritten without it so appends start on a clean line."""
     done: dict[str, dict] = {}
     for p in sorted(work.glob("preds*.jsonl")):
         good = []
@@ -137,8 +138,8 @@ def _read_done(work: Path) -> dict[str, dict]:
                 break
             done[row["id"]] = row
             good.append(line)
-        # rewrite without the torn tail so appends continue on a clean line
-        p.write_text("".join(g + "\n" for g in good), encoding="utf-8")
+        if repair:
+            p.write_text("".join(g + "\n" for g in good), encoding="utf-8")
     return done
 
 
@@ -195,7 +196,7 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
         done = _read_done(work) if rank == 0 else {}
         dist.barrier()
         if rank != 0:
-            done = _read_done_readonly(work)
+            done = _read_done(work, repair=False)
         todo = [r for r in records if r.id not in done]
         mine = [todo[i] for i in dist.shard(len(todo), rank, world)]
         root = (getattr(pm, "extra", None) or {}).get("root")
@@ -244,15 +245,3 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
     if echo:
         echo(f"wrote {len(records)} predictions to generate/{cfg.run}/{key}/preds.jsonl")
     return m
-
-
-def _read_done_readonly(work: Path) -> dict[str, dict]:
-    done: dict[str, dict] = {}
-    for p in sorted(work.glob("preds*.jsonl")):
-        for line in p.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                break
-            done[row["id"]] = row
-    return done
