@@ -65,4 +65,4 @@ def _print_dry_run(r: dict) -> None:
     mem = r["memory_gib"]
     c.print(f"estimated GPU memory: training ≈ {mem['train']} GiB, inference ≈ {mem['inference']} GiB "
             f"({mem['assumptions']})")
-    c.print(f"run: train/{r['run']}  reads: embed/<dataset>/{r['encoder']}")
+    c.print(f"run: train/{r['run']}  reads: {r['reads']}")

@@ -102,8 +102,8 @@ def run(cfg: DemoConfig, *, ws: Workspace, force: bool = False, echo: Callable[[
     step("generate test, shuffled image features",
          lambda: generate.run(replace(c["generate"], shuffle_features=True), ws=ws, force=force))
     step("majority baseline", lambda: majority_baseline(ws, force=force))
-    systems = {"trained (prefix)": (RUN, "test"), "baseline: shuffled images": (RUN, SHUFFLED_SPLIT),
-               "baseline: most common report": (MAJORITY, "test")}
+    systems = {"trained (prefix)": (RUN, "test"), "shuffled images": (RUN, SHUFFLED_SPLIT),
+               "most common report": (MAJORITY, "test")}
     results = {}
     for label, (run_name, split) in systems.items():
         m = step(f"score {label}", lambda r=run_name, s=split: score.run(c["score"], ws=ws, run_name=r, split=s,

@@ -96,6 +96,9 @@ def dry_run_report(cfg: TrainConfig) -> dict:
     gib = 1024 ** 3
     return {
         "mode": cfg.mode, "llm": cfg.llm, "run": cfg.run, "encoder": cls.encoder_name(cfg),
+        "reads": {"features": f"embed/{cfg.dataset}/{cls.encoder_name(cfg)}", "scores": f"embed/{cfg.dataset}/{cls.encoder_name(cfg)} (/scores)",
+                  "images": f"images under the root of prepare/{cfg.dataset}",
+                  "none": f"the report text of prepare/{cfg.dataset}"}[cls.reads],
         "components": comps, "trainable_params": trainable, "total_params": total,
         "memory_gib": {"train": round((weights + optim_bytes + activ) / gib, 2),
                        "inference": round((total * 2 + gen_kv) / gib, 2),
