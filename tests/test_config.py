@@ -1,8 +1,6 @@
-from dataclasses import dataclass
 
 import pytest
 
-from cxrgen.config.base import config_field as F
 from cxrgen.config.base import load_config, parse_overrides, semantic_hash, to_yaml
 from cxrgen.config.schema import EmbedConfig, TrainConfig
 from cxrgen.errors import ConfigError

@@ -147,7 +147,6 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
     validate(cfg)
     if not cfg.run:
         cfg = replace(cfg, run=default_run(ws))
-    import torch
 
     from cxrgen.data.features import FeatureStore
     from cxrgen.data.records import load_records

@@ -12,7 +12,6 @@ network (pycocoevalcap scorers are instantiated directly; SPICE is never built).
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import time

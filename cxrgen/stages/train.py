@@ -218,7 +218,6 @@ def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
         return dry_run_report(cfg)
     if resume not in ("auto", "never") and not Path(resume).is_dir():
         raise ConfigError(f"--resume {resume!r}: not auto, never or a checkpoint folder")
-    import torch
     from cxrgen.workspace.artifact import ArtifactBuild
 
     dist.init()
@@ -249,7 +248,6 @@ def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rank: int, 
     from cxrgen.models import checkpoint as ck
     from cxrgen.models.llms import count_params
     from cxrgen.models.recipes.base import DataContext, check_same_mode
-    from cxrgen.utils.io import atomic_write_json
     from cxrgen.utils.progress import progress
 
     work = build.work_dir

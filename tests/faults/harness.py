@@ -20,9 +20,13 @@ def cxrgen_cmd(ws: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "cxrgen", "--workspace", str(ws), *map(str, args)]
 
 
+# one intra-op thread everywhere: float results then do not depend on how many threads a process got
+ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def run(ws: Path, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(cxrgen_cmd(ws, *args), capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, **ENV, **(env or {})})
 
 
 def run_and_kill(ws: Path, args: list[str], when: Callable[[], bool], timeout: float = 600,
@@ -30,7 +34,7 @@ def run_and_kill(ws: Path, args: list[str], when: Callable[[], bool], timeout: f
     """Start ``cxrgen ARGS``; SIGKILL it as soon as ``when()`` is true. Returns True if it was killed
     (False: it finished first, which the caller should treat as a test-design problem)."""
     p = subprocess.Popen(cxrgen_cmd(ws, *args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         env={**os.environ, **(env or {})})
+                         env={**os.environ, **ENV, **(env or {})})
     deadline = time.monotonic() + timeout
     try:
         while p.poll() is None:

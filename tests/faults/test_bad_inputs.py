@@ -10,7 +10,6 @@ import json
 import os
 import pickle
 import shutil
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable

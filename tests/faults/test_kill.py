@@ -24,13 +24,15 @@ GENERATE = ["generate", "--run", "r", "--split", "train", "--batch-size", "2", "
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    """A prepared synthetic set, and the uninterrupted reference of every stage."""
+    """A prepared synthetic set, and the uninterrupted reference of every stage (in subprocesses, like
+    the killed runs, so every run has the same thread settings)."""
     root = tmp_path_factory.mktemp("kill")
     ws = root / "ref"
-    for args in (["prepare", "synthetic", "--n", "30", "--name", "syn", "--root", str(root / "data")], EMBED, TRAIN,
-                 GENERATE):
-        r = run_cli(*args, workspace=ws)
-        assert r.code == 0, r.err
+    r = run_cli("prepare", "synthetic", "--n", "30", "--name", "syn", "--root", str(root / "data"), workspace=ws)
+    assert r.code == 0, r.err
+    for args in (EMBED, TRAIN, GENERATE):
+        p = run(ws, *args)
+        assert p.returncode == 0, p.stderr[-2000:]
     return ws
 
 

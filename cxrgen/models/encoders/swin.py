@@ -24,7 +24,7 @@ import numpy as np
 import torch.nn as nn
 
 from cxrgen.models.encoders.base import (Encoder, load_into, load_state_dict, pil_to_unit, seeded, to_pil8,
-                                         weight_file_in, weight_kind)
+                                         weight_kind)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

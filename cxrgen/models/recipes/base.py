@@ -192,12 +192,29 @@ class Recipe(nn.Module):
     def collate(self, examples: list[dict], *, train: bool) -> dict:
         raise NotImplementedError
 
+    def batch(self, rows: list[dict], examples: list[dict], *, train: bool, features: bool = False) -> dict:
+        """``layout`` of ``rows`` (right-padded to train, left-padded to generate) + ids, references
+        and, with ``features=True``, the stacked ``features`` of the examples."""
+        batch = layout(rows, self.llm.pad_id, side="right" if train else "left")
+        if features:
+            batch["features"] = torch.from_numpy(np.stack([e["features"] for e in examples]))
+        batch["ids"] = [e["id"] for e in examples]
+        batch["references"] = [e["reference"] for e in examples]
+        return batch
+
     # --- model ------------------------------------------------------------------------------------
-    def forward(self, batch: dict) -> dict:
+    def input_embeds(self, batch: dict) -> torch.Tensor:
+        """The (B, T, d) input of the LLM for a collated batch (visual tokens written in)."""
         raise NotImplementedError
 
+    def forward(self, batch: dict) -> dict:
+        """Default: the LM loss on the layout's labels (report + EOS)."""
+        out = self.lm(inputs_embeds=self.input_embeds(batch), attention_mask=batch["attention_mask"],
+                      labels=batch["labels"], use_cache=False)
+        return {"loss": out.loss}
+
     def prepare_generation(self, batch: dict) -> dict:
-        raise NotImplementedError
+        return {"inputs_embeds": self.input_embeds(batch), "attention_mask": batch["attention_mask"]}
 
     # --- shared helpers --------------------------------------------------------------------------
     def embed_layout(self, lay: dict, visual: torch.Tensor | None) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 
 from cxrgen.errors import InputError
 from cxrgen.models.dual import DualEncoder, info_nce, masked_mean
-from cxrgen.models.recipes.base import IGNORE, DataContext, Recipe, layout, target_ids, text_ids
+from cxrgen.models.recipes.base import IGNORE, DataContext, Recipe, target_ids, text_ids
 
 DEFAULT_ENCODER = "vit-base"
 
@@ -93,11 +93,7 @@ class DualRecipe(Recipe):
         n_vis = examples[0]["features"].shape[0] + self.encoder.n_topics
         rows = [{"pre": e["pre"], "n_visual": n_vis, "target": e.get("target", []) if train else []}
                 for e in examples]
-        batch = layout(rows, self.llm.pad_id, side="right" if train else "left")
-        batch["features"] = torch.from_numpy(np.stack([e["features"] for e in examples]))
-        batch["ids"] = [e["id"] for e in examples]
-        batch["references"] = [e["reference"] for e in examples]
-        return batch
+        return self.batch(rows, examples, train=train, features=True)
 
     # --- model --------------------------------------------------------------------------------------
     def _visual(self, batch: dict) -> torch.Tensor:
@@ -122,9 +118,8 @@ class DualRecipe(Recipe):
         loss = (1.0 - dc.infonce_weight) * out.loss + dc.infonce_weight * nce
         return {"loss": loss, "lm_loss": out.loss.detach(), "infonce": nce.detach()}
 
-    def prepare_generation(self, batch: dict) -> dict:
-        return {"inputs_embeds": self.embed_layout(batch, self._visual(batch)),
-                "attention_mask": batch["attention_mask"]}
+    def input_embeds(self, batch: dict) -> torch.Tensor:
+        return self.embed_layout(batch, self._visual(batch))
 
 
 def _registry_dim(name: str) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from cxrgen.models.recipes.base import DataContext, Recipe, layout, target_ids, text_ids
+from cxrgen.models.recipes.base import DataContext, Recipe, target_ids, text_ids
 
 HF_EXPORT = "hf"
 
@@ -52,18 +52,10 @@ class LanguageModelRecipe(Recipe):
 
     def collate(self, examples: list[dict], *, train: bool) -> dict:
         rows = [{"pre": e["context"], "target": e.get("target", []) if train else []} for e in examples]
-        batch = layout(rows, self.llm.pad_id, side="right" if train else "left")
-        batch["ids"] = [e["id"] for e in examples]
-        batch["references"] = [e["reference"] for e in examples]
-        return batch
+        return self.batch(rows, examples, train=train)
 
-    def forward(self, batch: dict) -> dict:
-        out = self.lm(inputs_embeds=self.embed_layout(batch, None), attention_mask=batch["attention_mask"],
-                      labels=batch["labels"], use_cache=False)
-        return {"loss": out.loss}
-
-    def prepare_generation(self, batch: dict) -> dict:
-        return {"inputs_embeds": self.embed_layout(batch, None), "attention_mask": batch["attention_mask"]}
+    def input_embeds(self, batch: dict) -> torch.Tensor:
+        return self.embed_layout(batch, None)
 
     def export(self, folder: Path) -> list[str]:
         """Write ``folder/hf`` in Hugging Face format; returns the written file names (relative)."""

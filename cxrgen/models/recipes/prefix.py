@@ -15,7 +15,7 @@ import torch
 
 from cxrgen.errors import ConfigError, InputError
 from cxrgen.models.mapper import build_mapper
-from cxrgen.models.recipes.base import DataContext, Recipe, layout, target_ids
+from cxrgen.models.recipes.base import DataContext, Recipe, target_ids
 
 
 class PrefixRecipe(Recipe):
@@ -70,25 +70,13 @@ class PrefixRecipe(Recipe):
     def collate(self, examples: list[dict], *, train: bool) -> dict:
         rows = [{"n_visual": self.cfg.prefix_len, "target": e.get("target", []) if train else []}
                 for e in examples]
-        batch = layout(rows, self.llm.pad_id, side="right" if train else "left")
-        batch["features"] = torch.from_numpy(np.stack([e["features"] for e in examples]))
-        batch["ids"] = [e["id"] for e in examples]
-        batch["references"] = [e["reference"] for e in examples]
-        return batch
+        return self.batch(rows, examples, train=train, features=True)
 
     # --- model --------------------------------------------------------------------------------------
-    def _embeds(self, batch: dict) -> torch.Tensor:
+    def input_embeds(self, batch: dict) -> torch.Tensor:
         prefix = self.mapper(batch["features"].to(next(self.mapper.parameters()).dtype))
         return self.embed_layout(batch, prefix)
 
-    def forward(self, batch: dict) -> dict:
-        emb = self._embeds(batch)
-        out = self.lm(inputs_embeds=emb, attention_mask=batch["attention_mask"], labels=batch["labels"],
-                      use_cache=False)
-        return {"loss": out.loss}
-
-    def prepare_generation(self, batch: dict) -> dict:
-        return {"inputs_embeds": self._embeds(batch), "attention_mask": batch["attention_mask"]}
 
 
 class FinetuneRecipe(PrefixRecipe):

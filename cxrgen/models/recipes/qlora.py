@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from cxrgen.errors import InputError
-from cxrgen.models.recipes.base import DataContext, Recipe, layout, target_ids, text_ids
+from cxrgen.models.recipes.base import DataContext, Recipe, target_ids, text_ids
 
 CONDITIONS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Emphysema",
               "Enlarged Cardiomediastinum", "Fibrosis", "Fracture", "Hernia", "Infiltration", "Lung Lesion",
@@ -135,19 +135,8 @@ class QloraRecipe(Recipe):
 
     def collate(self, examples: list[dict], *, train: bool) -> dict:
         rows = [{"pre": e["pre"], "target": e.get("target", []) if train else []} for e in examples]
-        batch = layout(rows, self.llm.pad_id, side="right" if train else "left")
-        batch["ids"] = [e["id"] for e in examples]
-        batch["references"] = [e["reference"] for e in examples]
-        return batch
+        return self.batch(rows, examples, train=train)
 
     # --- model --------------------------------------------------------------------------------------
-    def _embeds(self, batch: dict) -> torch.Tensor:
+    def input_embeds(self, batch: dict) -> torch.Tensor:
         return self.embed_layout(batch, None)
-
-    def forward(self, batch: dict) -> dict:
-        out = self.lm(inputs_embeds=self._embeds(batch), attention_mask=batch["attention_mask"],
-                      labels=batch["labels"], use_cache=False)
-        return {"loss": out.loss}
-
-    def prepare_generation(self, batch: dict) -> dict:
-        return {"inputs_embeds": self._embeds(batch), "attention_mask": batch["attention_mask"]}

@@ -27,7 +27,7 @@ import torch
 
 from cxrgen.errors import ConfigError, InputError
 from cxrgen.models.projector import VisualProjector
-from cxrgen.models.recipes.base import DataContext, Recipe, layout, target_ids, text_ids
+from cxrgen.models.recipes.base import DataContext, Recipe, target_ids, text_ids
 
 INSTRUCTION = "Generate a comprehensive and detailed diagnosis report for this chest xray image."
 BEFORE = "Human: <Img>"
@@ -144,13 +144,9 @@ class _R2GenGPT(Recipe):
         n_vis = (self.encoder.tokens if self.encoder is not None else examples[0]["features"].shape[0])
         rows = [{"pre": e["pre"], "post": e["post"], "n_visual": n_vis,
                  "target": e.get("target", []) if train else []} for e in examples]
-        batch = layout(rows, self.llm.pad_id, side="right" if train else "left")
+        batch = self.batch(rows, examples, train=train, features=self.encoder is None)
         if self.encoder is not None:
             batch["pixels"] = [torch.from_numpy(np.asarray(e["pixels"])) for e in examples]
-        else:
-            batch["features"] = torch.from_numpy(np.stack([e["features"] for e in examples]))
-        batch["ids"] = [e["id"] for e in examples]
-        batch["references"] = [e["reference"] for e in examples]
         return batch
 
     # --- model --------------------------------------------------------------------------------------
@@ -163,16 +159,9 @@ class _R2GenGPT(Recipe):
             feats = batch["features"]
         return self.projector(feats.to(dtype))
 
-    def _embeds(self, batch: dict) -> torch.Tensor:
+    def input_embeds(self, batch: dict) -> torch.Tensor:
         return self.embed_layout(batch, self.visual_tokens(batch))
 
-    def forward(self, batch: dict) -> dict:
-        out = self.lm(inputs_embeds=self._embeds(batch), attention_mask=batch["attention_mask"],
-                      labels=batch["labels"], use_cache=False)
-        return {"loss": out.loss}
-
-    def prepare_generation(self, batch: dict) -> dict:
-        return {"inputs_embeds": self._embeds(batch), "attention_mask": batch["attention_mask"]}
 
 
 def _on_meta() -> bool:
