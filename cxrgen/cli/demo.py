@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from cxrgen.cli.common import build_config, console, emit_json, workspace
+from cxrgen.cli.common import build_config, console, workspace
 
 
 def demo(
@@ -32,9 +32,16 @@ def demo(
     cfg = build_config(DemoConfig, config, overrides, n=n, seed=seed)
     ws = workspace(ctx)
     con = console()
-    summary = stage.run(cfg, ws=ws, force=force, echo=(lambda s: None) if json_out else con.print)
+    if json_out:  # stdout carries only the JSON; the stages' own tables go to stderr
+        import contextlib
+        import sys
+        with contextlib.redirect_stdout(sys.stderr):
+            summary = stage.run(cfg, ws=ws, force=force, echo=lambda s: None)
+    else:
+        summary = stage.run(cfg, ws=ws, force=force, echo=con.print)
     if json_out:
-        emit_json(summary)
+        import json
+        typer.echo(json.dumps(summary, indent=2))  # keys in pipeline order, not sorted
         return
     from rich.table import Table
     t = Table(title="cxrgen demo: synthetic test split")
