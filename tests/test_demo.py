@@ -1,0 +1,25 @@
+"""`cxrgen demo` exactly as the README runs it: the report must follow the image."""
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+@pytest.mark.e2e
+def test_demo_beats_both_baselines_and_reruns_from_cache(tmp_path):
+    ws = tmp_path / "ws"
+    r = run_cli("demo", "--json", workspace=ws)
+    assert r.code == 0, r.err[-2000:]
+    res = json.loads(r.out)["results"]
+    assert list(res) == ["trained (prefix)", "shuffled images", "most common report"]
+    trained = res["trained (prefix)"]
+    for baseline in ("shuffled images", "most common report"):
+        assert trained["ce_macro_f1_14"] >= res[baseline]["ce_macro_f1_14"] + 0.1, (baseline, res)
+        assert trained["ce_micro_f1_14"] >= res[baseline]["ce_micro_f1_14"] + 0.15, (baseline, res)
+    # a rerun reuses every artifact and gives the same table
+    again = run_cli("demo", "--json", workspace=ws)
+    assert again.code == 0 and json.loads(again.out)["results"] == res
+    st = json.loads(run_cli("status", "--json", workspace=ws).out)["artifacts"]
+    assert {a["state"] for a in st} == {"up-to-date"} and len(st) == 10  # prepare, embed, 2 train, 3 generate, 3 score
