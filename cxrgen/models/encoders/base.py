@@ -90,6 +90,15 @@ def weight_file_in(folder: str | os.PathLike) -> Path:
     raise ConfigError(f"--weights {folder}: no weight file ({', '.join(WEIGHT_FILES)}) in this folder")
 
 
+def local_weight_file(weights: str, hint: str) -> Path:
+    """The weight file a --weights value names (a file, or a folder holding one); a hub id is an error
+    ending with ``hint`` (what the file should be)."""
+    kind = weight_kind(weights)
+    if kind == "hub":
+        raise CheckpointError(f"--weights {weights}: {hint}")
+    return weight_file_in(weights) if kind == "dir" else Path(weights)
+
+
 def load_state_dict(path: str | os.PathLike) -> dict:
     """A flat name → tensor dict from .safetensors or a torch file read with weights_only=True."""
     import torch

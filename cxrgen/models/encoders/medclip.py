@@ -23,9 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cxrgen.errors import CheckpointError
-from cxrgen.models.encoders.base import (Encoder, load_into, load_state_dict, pil_to_unit, seeded, to_pil8,
-                                         weight_file_in, weight_kind)
+from cxrgen.models.encoders.base import (Encoder, load_into, load_state_dict, local_weight_file, pil_to_unit,
+                                         seeded, to_pil8)
 from cxrgen.models.encoders.swin import convert_old_swin_keys
 
 MEAN = 0.5862785803043838
@@ -95,11 +94,8 @@ def build(name: str, info: dict, weights: str = "", load_weights: bool = True) -
         model = MedClipVision(config, proj_dim=int(info.get("dim", 512)), grid=tiny)
     source = "random-init"
     if weights and load_weights:
-        kind = weight_kind(weights)
-        if kind == "hub":
-            raise CheckpointError(f"--weights {weights}: MedCLIP weights are a file (MedCLIP-ViT pytorch_model.bin) "
-                                  "or a folder holding it; there is no hub id")
-        path = weight_file_in(weights) if kind == "dir" else weights
+        path = local_weight_file(weights, "MedCLIP weights are a file (MedCLIP-ViT pytorch_model.bin) "
+                                          "or a folder holding it; there is no hub id")
         load_into(model, medclip_state(load_state_dict(path)), str(path))
         source = str(path)
     return Encoder(name=name, model=model.eval(), preprocess=MedClipPreprocess(config.image_size),

@@ -19,8 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from cxrgen.models.encoders.base import Encoder, load_into, load_state_dict, seeded, weight_file_in, weight_kind
-from cxrgen.errors import CheckpointError
+from cxrgen.models.encoders.base import Encoder, load_into, load_state_dict, local_weight_file, seeded
 
 XRV_WEIGHTS = "densenet121-res224-all"
 TINY = dict(growth_rate=8, block_config=(2, 2, 2, 2), num_init_features=16)
@@ -65,11 +64,8 @@ def build(name: str, info: dict, weights: str = "", load_weights: bool = True) -
     assert tuple(xrv.models.model_urls[XRV_WEIGHTS]["labels"]) == labels
     source = "random-init"
     if weights and load_weights:
-        kind = weight_kind(weights)
-        if kind == "hub":
-            raise CheckpointError(f"--weights {weights}: torchxrayvision weights are a file "
-                                  "(e.g. the release's densenet121-res224-all .pt converted to safetensors)")
-        path = weight_file_in(weights) if kind == "dir" else weights
+        path = local_weight_file(weights, "torchxrayvision weights are a file (e.g. the release's "
+                                          "densenet121-res224-all .pt converted to safetensors)")
         load_into(net, load_state_dict(path), str(path), ignore=("op_threshs",))
         source = str(path)
     return Encoder(name=name, model=XrvDenseNet(net, op).eval(), preprocess=XrvPreprocess(),
