@@ -19,14 +19,13 @@ import os
 import shutil
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Sequence
 
 from cxrgen.config.base import semantic_dict, semantic_hash, to_yaml
 from cxrgen.errors import MissingArtifactError, WorkspaceWriteError
 from cxrgen.utils.io import atomic_write_json, atomic_write_text
 from cxrgen.workspace.lock import ArtifactLock
-from cxrgen.workspace.layout import FILES, MANIFEST, Workspace, fix_command
+from cxrgen.workspace.layout import FILES, Workspace, fix_command
 from cxrgen.workspace.manifest import CorruptManifestError, Manifest, compute_fingerprint, read_manifest
 
 PROGRESS = "progress.json"
@@ -150,7 +149,3 @@ class ArtifactBuild:
                 os.replace(old, self.final_dir)  # put the previous good artifact back
             raise WorkspaceWriteError(f"{self.final_dir}: cannot finish ({e.strerror}); previous artifact kept") from None
         shutil.rmtree(old, ignore_errors=True)
-
-
-def manifest_path(folder: Path) -> Path:
-    return folder / MANIFEST

@@ -7,7 +7,6 @@ Vocabulary: ``up-to-date | stale | partial | missing | corrupt``.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -102,14 +101,3 @@ def workspace_status(ws: Workspace, verify: bool = False) -> list[ArtifactStatus
             if len(key) == len(KEY_PARTS[stage]):
                 out.append(artifact_status(ws, stage, key, verify=verify))
     return out
-
-
-def find_stale_reasons(statuses: list[ArtifactStatus]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for s in statuses:
-        counts[s.state] = counts.get(s.state, 0) + 1
-    return counts
-
-
-def is_workspace(path: os.PathLike) -> bool:
-    return (Path(path) / "workspace.json").exists()
