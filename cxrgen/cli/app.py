@@ -63,18 +63,15 @@ def main(argv: list[str] | None = None) -> int:
     except CxrgenError as e:  # always one line: wrapped library messages can hold newlines
         typer.echo("error: " + " ".join(part.strip() for part in str(e).splitlines() if part.strip()), err=True)
         code = e.exit_code
-    except OSError as e:  # a full or read-only disk anywhere in a stage: one line, not a traceback
-        import errno
-        if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM):
-            raise
-        from cxrgen.utils.io import write_error
-        err = write_error(Path(e.filename or str(Path.cwd())), e)
-        typer.echo(f"error: {err} (previous artifacts are untouched)", err=True)
+    except OSError as e:  # a full or read-only disk, a vanished file anywhere in a stage: one line naming it
+        from cxrgen.utils.io import os_error
+        err = os_error(e)
+        typer.echo(f"error: {err}", err=True)
         code = err.exit_code
     except typer.Exit as e:
         code = e.exit_code
-    except typer.Abort:
-        typer.echo("aborted", err=True)
+    except typer.Abort:  # click turns Ctrl-C into Abort
+        typer.echo("interrupted; re-run the same command to resume", err=True)
         code = 130
     except KeyboardInterrupt:
         typer.echo("interrupted; re-run the same command to resume", err=True)

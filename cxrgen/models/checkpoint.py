@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrgen.errors import CheckpointError
-from cxrgen.utils.io import atomic_write_json, atomic_write_text
+from cxrgen.utils.io import atomic_write_json, atomic_write_text, naming_path, os_error
 
 WEIGHTS = "trainable.safetensors"
 OPTIMIZER = "optimizer.pt"
@@ -83,21 +83,46 @@ def save(folder: Path, *, tensors: dict, adapter: dict, config_yaml: str, state:
          optimizer: dict | None = None) -> Path:
     """Write a complete checkpoint folder atomically (temp folder + rename)."""
     import torch
-    from safetensors.torch import save_file
     folder = Path(folder)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt", "mode": str(adapter.get("mode", ""))})
+    with naming_path(tmp):
+        tmp.mkdir(parents=True)
+    save_safetensors(tensors, tmp / WEIGHTS, {"format": "pt", "mode": str(adapter.get("mode", ""))})
     atomic_write_json(tmp / ADAPTER, adapter)
     atomic_write_text(tmp / CONFIG, config_yaml)
     if optimizer is not None:
-        torch.save(optimizer, tmp / OPTIMIZER)
+        with naming_path(tmp / OPTIMIZER):
+            torch.save(optimizer, tmp / OPTIMIZER)
     atomic_write_json(tmp / STATE, state)
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+    with naming_path(folder):
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
     return folder
+
+
+def save_safetensors(tensors: dict, path: Path, metadata: dict[str, str]) -> None:
+    """``safetensors.torch.save_file`` with a deterministic header: the Rust writer emits the metadata
+    map in hash order, so identical weights got different bytes (and downstream reruns). The header is
+    re-emitted with sorted keys in place (same length: same content, other order). A write failure
+    (full disk) is the one-line error naming ``path``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+    try:
+        with naming_path(path):
+            save_file(tensors, str(path), metadata=metadata)
+            with open(path, "r+b") as f:
+                n = int.from_bytes(f.read(8), "little")
+                header = json.loads(f.read(n))
+                blob = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+                if len(blob) <= n:  # pad with spaces as the format allows; the data offsets are unchanged
+                    f.seek(8)
+                    f.write(blob + b" " * (n - len(blob)))
+    except SafetensorError as e:
+        import errno
+        raise os_error(OSError(errno.ENOSPC if "28" in str(e) or "StorageFull" in str(e) else errno.EIO,
+                               str(e).splitlines()[0][:120]), path) from None
 
 
 def is_complete(folder: Path) -> bool:

@@ -47,11 +47,40 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+_WHY = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+        errno.EDQUOT: "the disk quota is exceeded", errno.ENAMETOOLONG: "the file name is too long"}
+
+
 def write_error(path: Path, e: OSError) -> WorkspaceWriteError:
-    why = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
-           errno.EACCES: "permission denied", errno.EDQUOT: "the disk quota is exceeded"}.get(
-        e.errno, e.strerror or str(e))
+    why = _WHY.get(e.errno, e.strerror or str(e))
     return WorkspaceWriteError(f"{path}: cannot write ({why}); free space or choose another --workspace")
+
+
+def os_error(e: OSError, path: str | os.PathLike | None = None) -> WorkspaceWriteError:
+    """The one user-facing form of an OSError: names the file (``path``, else the error's own), the
+    problem in words and the fix. Used by the CLI for any OSError a stage did not translate itself."""
+    name = path if path is not None else (e.filename if e.filename is not None else None)
+    why = _WHY.get(e.errno, e.strerror or str(e) or type(e).__name__)
+    if name is None:
+        return WorkspaceWriteError(f"{why} (file not named by the system); previous artifacts are untouched")
+    name = os.fsdecode(name) if isinstance(name, bytes) else str(name)
+    fix = {errno.ENOSPC: "free space or choose another --workspace", errno.EDQUOT: "free space or choose another --workspace",
+           errno.EROFS: "choose a writable --workspace", errno.ENOENT: "it vanished while cxrgen ran; re-run the command"
+           }.get(e.errno, "check the path and re-run")
+    return WorkspaceWriteError(f"{name}: {why}; {fix} (previous artifacts are untouched)")
+
+
+@contextlib.contextmanager
+def naming_path(path: str | os.PathLike) -> Iterator[None]:
+    """Turn an OSError (or a library's I/O error that carries no file name) inside the block into the
+    one-line error naming ``path``."""
+    try:
+        yield
+    except WorkspaceWriteError:
+        raise
+    except OSError as e:
+        raise os_error(e, path) from e
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
