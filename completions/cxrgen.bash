@@ -18,7 +18,7 @@ _cxrgen_subs() {
 }
 _cxrgen_opts() {
   case "$1" in
-    "") echo "--help --install-completion --show-completion --verbose --version --workspace -v -w";;
+    "") echo "--help --install-completion --show-completion --verbose --verify --version --workspace -v -w";;
     "demo") echo "--config --force --help --json --n --seed -c";;
     "embed") echo "--batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --weights --workers -d -e";;
     "generate") echo "--batch-size --beams --checkpoint --config --dry-run --force --help --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split";;
@@ -33,7 +33,7 @@ _cxrgen_opts() {
     "prepare mimic") echo "--clean --config --deid --dry-run --force --help --name --per-image --per-study --reports --root --sections --views -c";;
     "prepare synthetic") echo "--clean --config --dry-run --force --help --layout --n --name --per-image --per-study --root --sections --seed --views -c";;
     "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-root";;
-    "score") echo "--bootstrap --compare --config --force --help --json --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --uncertain -c";;
+    "score") echo "--bootstrap --compare --config --force --help --json --max-report-chars --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
     "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --run --run-name --seed --weights";;
   esac

@@ -14,6 +14,7 @@ complete -c cxrgen -n '__fish_use_subcommand' -l help
 complete -c cxrgen -n '__fish_use_subcommand' -l install-completion
 complete -c cxrgen -n '__fish_use_subcommand' -l show-completion
 complete -c cxrgen -n '__fish_use_subcommand' -l verbose
+complete -c cxrgen -n '__fish_use_subcommand' -l verify
 complete -c cxrgen -n '__fish_use_subcommand' -l version
 complete -c cxrgen -n '__fish_use_subcommand' -l workspace
 complete -c cxrgen -n '__fish_use_subcommand' -s v
@@ -142,6 +143,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l json
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l max-report-chars
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l metrics
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l permutations

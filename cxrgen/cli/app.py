@@ -36,9 +36,14 @@ def root(
         None, "--workspace", "-w", envvar="CXRGEN_WORKSPACE",
         help="Workspace folder (default: ./cxrgen-workspace).", show_default=False),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging (-v: debug)."),
+    verify: bool = typer.Option(False, "--verify", help="Re-hash every upstream file a stage reads, "
+                                "whatever its size (default: size and mtime, content of files up to 64 MB)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     ctx.obj = {"workspace": workspace, "verbose": verbose}
+    if verify:  # an environment variable, so torchrun workers and subprocesses verify too
+        import os
+        os.environ["CXRGEN_VERIFY"] = "1"
     from cxrgen.utils.log import setup
     setup(verbose)
 

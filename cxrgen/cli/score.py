@@ -30,6 +30,8 @@ def score(
     permutations: Optional[int] = typer.Option(None, "--permutations", help="Randomization trials for --compare (default 10000)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the bootstrap and randomization."),
     reference_labels: Optional[str] = typer.Option(None, "--reference-labels", help="auto (data set labels when present) | labeler."),
+    max_report_chars: Optional[int] = typer.Option(None, "--max-report-chars", help="Longest prediction or reference "
+                                                   "accepted (default 100000); a longer one is an error naming its id."),
     as_json: bool = typer.Option(False, "--json", help="Print scores.json to stdout instead of a table."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file."),
     force: bool = typer.Option(False, "--force", help="Workspace mode: rescore even if up to date."),
@@ -50,7 +52,7 @@ def score(
     from cxrgen.stages import score as stage
     cfg = build_config(ScoreConfig, config, None, metrics=csv_list(metrics), tokenize=tokenize,
                        uncertain=uncertain, bootstrap=bootstrap, permutations=permutations, seed=seed,
-                       reference_labels=reference_labels)
+                       reference_labels=reference_labels, max_report_chars=max_report_chars)
     if preds is not None and run is not None:
         raise ConfigError("give either PREDS.jsonl or --run/--split, not both")
     if preds is None and run is None:

@@ -26,9 +26,14 @@ T = TypeVar("T")
 
 
 def config_field(default: Any = dataclasses.MISSING, help: str = "", *, runtime: bool = False,
-                 default_factory: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field with a help text; ``runtime=True`` keeps it out of the fingerprint."""
-    meta = {"help": help, "runtime": runtime}
+                 default_factory: Any = dataclasses.MISSING, lo: float | None = None, hi: float | None = None,
+                 cpus: bool = False) -> Any:
+    """A dataclass field with a help text; ``runtime=True`` keeps it out of the fingerprint.
+
+    ``lo``/``hi`` bound a number (inclusive; outside is a ConfigError naming key and range); ``cpus``
+    marks a process count, capped with a warning at the CPUs available (:mod:`cxrgen.utils.resources`).
+    Both are enforced where configs are built from user input (:func:`from_dict`)."""
+    meta = {"help": help, "runtime": runtime, "lo": lo, "hi": hi, "cpus": cpus}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -153,13 +158,34 @@ def from_dict(cls: type[T], data: dict | None, where: str = "config", prefix: st
                 raise ConfigError(f"{where}: {f.name} must be a mapping of {', '.join(valid_keys(tp))}")
             kwargs[f.name] = from_dict(tp, v, where=where, prefix=f"{prefix}{f.name}.")
         else:
-            kwargs[f.name] = coerce(v, tp, prefix + f.name, where)
+            kwargs[f.name] = _capped(f, coerce(v, tp, prefix + f.name, where), prefix + f.name)
     try:
-        return cls(**kwargs)
+        obj = cls(**kwargs)
     except ConfigError:
         raise
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{where}: {e}") from None
+    for f in dataclasses.fields(cls):  # after the class's own checks, whose messages are more specific
+        _check_bounds(f, getattr(obj, f.name), prefix + f.name, where)
+    return obj
+
+
+def _capped(f: dataclasses.Field, value: Any, key: str) -> Any:
+    """A process count (``cpus`` metadata) capped at the CPUs available, with a warning."""
+    if f.metadata.get("cpus") and isinstance(value, int) and not isinstance(value, bool):
+        from cxrgen.utils.resources import cap_workers
+        return cap_workers(value, key)
+    return value
+
+
+def _check_bounds(f: dataclasses.Field, value: Any, key: str, where: str) -> None:
+    """Apply a field's ``lo``/``hi`` metadata (see :func:`config_field`)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        rng = f"≥ {lo}" if hi is None else f"≤ {hi}" if lo is None else f"in [{lo}, {hi}]"
+        raise ConfigError(f"{where}: {key}={value} must be {rng}")
 
 
 def to_dict(cfg: Any) -> dict:

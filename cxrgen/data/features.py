@@ -87,11 +87,15 @@ class FeatureStore:
 
     def _read(self, name: str, image_ids: Sequence[str]) -> np.ndarray:
         rows = self.rows(image_ids)
-        ds = self._file()[name]
         order = np.argsort(rows, kind="stable")
         sorted_rows = np.asarray(rows)[order]
         uniq, inverse = np.unique(sorted_rows, return_inverse=True)
-        data = ds[uniq.tolist()] if len(uniq) else np.zeros((0,) + ds.shape[1:], ds.dtype)
+        try:  # a corrupted chunk surfaces only here, as an h5py OSError without a file name
+            ds = self._file()[name]
+            data = ds[uniq.tolist()] if len(uniq) else np.zeros((0,) + ds.shape[1:], ds.dtype)
+        except (OSError, KeyError) as e:
+            raise InputError(f"{self.path}: unreadable {name} ({str(e).splitlines()[0][:120]}); "
+                             "re-run `cxrgen embed --force`") from None
         out = np.empty((len(rows),) + ds.shape[1:], dtype=np.float32)
         out[order] = data[inverse]
         return out

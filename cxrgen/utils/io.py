@@ -102,8 +102,10 @@ def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> int:
     return n
 
 
-def iter_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """(line number, text) of a UTF-8 file; a missing file or non-UTF-8 bytes are InputErrors naming the line."""
+def iter_text_lines(path: str | os.PathLike, max_line_bytes: int | None = None) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a UTF-8 file; a missing file, a folder, non-UTF-8 bytes or a line over
+    ``max_line_bytes`` (read no further than that: a single huge line cannot exhaust memory) are
+    InputErrors naming the line."""
     path = Path(path)
     try:
         f = open(path, "rb")
@@ -111,8 +113,18 @@ def iter_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
         raise InputError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder, not a file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
     with f:
-        for lineno, raw in enumerate(f, 1):
+        lineno = 0
+        while True:
+            raw = f.readline(max_line_bytes + 1) if max_line_bytes else f.readline()
+            if not raw:
+                break
+            lineno += 1
+            if max_line_bytes and len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                raise InputError(f"{path} line {lineno}: longer than {max_line_bytes} bytes; "
+                                 "a line holds one record, not a whole file")
             try:
                 yield lineno, raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -120,15 +132,19 @@ def iter_text_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
                                  "save the file as UTF-8") from None
 
 
-def iter_json_lines(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict]]:
-    """(line number, object) per non-blank line; malformed JSON or missing fields name the line."""
-    for lineno, line in iter_text_lines(path):
+def iter_json_lines(path: str | os.PathLike, required: tuple[str, ...] = (),
+                    max_line_bytes: int | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, object) per non-blank line; malformed or too deeply nested JSON, a line over
+    ``max_line_bytes`` or missing fields name the line."""
+    for lineno, line in iter_text_lines(path, max_line_bytes):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise InputError(f"{path} line {lineno}: not valid JSON ({e.msg}); fix or remove the line") from None
+        except RecursionError:
+            raise InputError(f"{path} line {lineno}: JSON nested too deeply; fix or remove the line") from None
         if not isinstance(row, dict):
             raise InputError(f"{path} line {lineno}: expected a JSON object, got {type(row).__name__}")
         missing = [k for k in required if k not in row]

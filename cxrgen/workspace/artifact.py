@@ -26,7 +26,8 @@ from cxrgen.errors import MissingArtifactError, WorkspaceWriteError
 from cxrgen.utils.io import atomic_write_json, atomic_write_text
 from cxrgen.workspace.lock import ArtifactLock
 from cxrgen.workspace.layout import FILES, Workspace, fix_command
-from cxrgen.workspace.manifest import CorruptManifestError, Manifest, compute_fingerprint, read_manifest
+from cxrgen.workspace.manifest import (CorruptManifestError, Manifest, check_outputs, compute_fingerprint,
+                                      read_manifest)
 
 PROGRESS = "progress.json"
 
@@ -35,8 +36,16 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def verify_requested() -> bool:
+    """``cxrgen --verify``: hash every upstream file a stage reads, whatever its size."""
+    return os.environ.get("CXRGEN_VERIFY", "") not in ("", "0")
+
+
 def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tuple[dict, Manifest]:
-    """The manifest of a finished upstream artifact as an input entry, or an error naming the fix."""
+    """The manifest of a finished upstream artifact as an input entry, or an error naming the fix.
+
+    The artifact's files are checked against its manifest first (:func:`check_outputs`: size and mtime,
+    content for small files or with ``--verify``), so no stage builds on a file known to be bad."""
     folder = ws.artifact_dir(stage, *key)
     fix = fix or fix_command(stage, key)
     what = f"{stage}/{'/'.join(key)}"
@@ -47,6 +56,10 @@ def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tu
         raise MissingArtifactError(f"{what} is {state} in {ws.root}; run `{fix}` first") from None
     except CorruptManifestError as e:
         raise MissingArtifactError(f"{what} is corrupt ({e}); run `{fix} --force`") from None
+    bad = check_outputs(folder, m, verify=verify_requested())
+    if bad:
+        raise MissingArtifactError(f"{what} is corrupt: {bad}; nothing was built from it; "
+                                   f"run `{fix} --force` to rebuild it") from None
     entry = {"kind": "artifact", "stage": stage, "key": list(key), "fingerprint": m.fingerprint}
     return entry, m
 
@@ -77,11 +90,7 @@ class ArtifactBuild:
             return None
         if m.fingerprint != self.fingerprint:
             return None
-        for name, info in m.outputs.items():
-            p = self.final_dir / name
-            if not p.is_file() or p.stat().st_size != info.get("size"):
-                return None
-        return m
+        return None if check_outputs(self.final_dir, m) else m
 
     def __enter__(self) -> "ArtifactBuild":
         self.ws.init()
