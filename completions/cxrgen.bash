@@ -20,7 +20,7 @@ _cxrgen_opts() {
   case "$1" in
     "") echo "--help --install-completion --show-completion --verbose --verify --version --workspace -v -w";;
     "demo") echo "--config --force --help --json --n --seed -c";;
-    "embed") echo "--batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --weights --workers -d -e";;
+    "embed") echo "--allow-random-weights --batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --weights --workers -d -e";;
     "generate") echo "--batch-size --beams --checkpoint --config --dry-run --force --help --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split";;
     "label") echo "--field --help --id-field --out";;
     "list") echo "--help";;
@@ -35,7 +35,7 @@ _cxrgen_opts() {
     "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-root";;
     "score") echo "--bootstrap --compare --config --force --help --json --max-report-chars --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
-    "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --run --run-name --seed --weights";;
+    "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --resume-from-other --run --run-name --seed --weights";;
   esac
 }
 complete -o default -F _cxrgen cxrgen

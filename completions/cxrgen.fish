@@ -26,6 +26,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from demo' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from demo' -l n
 complete -c cxrgen -n '__fish_seen_subcommand_from demo' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from demo' -s c
+complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l allow-random-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l batch-size
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l dataset
@@ -170,6 +171,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from train' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l llm
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l mode
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l resume
+complete -c cxrgen -n '__fish_seen_subcommand_from train' -l resume-from-other
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l seed

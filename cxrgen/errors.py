@@ -39,3 +39,7 @@ class DependencyError(CxrgenError, ImportError):
 
 class WorkspaceWriteError(CxrgenError, OSError):
     """The workspace cannot be written (disk full, read-only); previous artifacts are untouched."""
+
+
+class DivergedError(CxrgenError):
+    """Training produced a non-finite loss; nothing was committed, the last good checkpoint is kept."""

@@ -11,6 +11,7 @@ from typing import Literal
 
 from cxrgen.config.base import config_field as F
 from cxrgen.errors import ConfigError
+from cxrgen.utils.device import normalize_device
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class EmbedConfig:
     dataset: str = F("synthetic", "prepared data set to embed")
     encoder: str = F("tiny-medclip-vit", "encoder registry name (`cxrgen list encoders`)")
     weights: str = F("", "weights: Hugging Face id, local dir or file (default: the encoder's source)")
+    allow_random_weights: bool = F(False, "let a real encoder without weights embed with random weights "
+                                          "(tiny-* encoders always may)", runtime=True)
     dtype: Literal["float16", "float32"] = F("float16", "storage dtype of features.h5")
     on_error: Literal["fail", "skip"] = F("fail", "unreadable image: fail, or skip and list it in the manifest")
     batch_size: int = F(32, "images per forward pass", runtime=True, lo=1, hi=65536)
@@ -59,6 +62,7 @@ class EmbedConfig:
     shard_size: int = F(1024, "images per resumable shard", runtime=True, lo=1, hi=1_000_000)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "device", normalize_device(self.device))
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be ≥ 1, got {self.batch_size}")
         if self.workers < 0:
@@ -148,6 +152,9 @@ class TrainConfig:
                                                      "(auto: nf4 on CUDA, none on CPU)")
     dual: DualConfig = F(default_factory=DualConfig, help="dual content/topic encoder settings")
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", normalize_device(self.device))
+
 
 @dataclass(frozen=True)
 class GenerateConfig:
@@ -164,6 +171,9 @@ class GenerateConfig:
     limit: int = F(0, "only the first N records of the split (0: all)")
     batch_size: int = F(16, "studies per batch", runtime=True, lo=1, hi=65536)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", normalize_device(self.device))
 
 
 @dataclass(frozen=True)

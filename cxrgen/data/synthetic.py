@@ -37,6 +37,7 @@ import numpy as np
 from cxrgen.data.records import CHEXPERT14, Record
 from cxrgen.data.source import Stats
 from cxrgen.errors import InputError
+from cxrgen.utils.io import naming_path
 from cxrgen.utils.log import log
 from cxrgen.utils.progress import progress
 from cxrgen.workspace.hashing import raw_input
@@ -640,9 +641,10 @@ def ensure_dataset(root: Path, cfg) -> bool:
         start_partial(tmp)
         log.info("writing %d synthetic studies (%s layout, seed %d) to %s", cfg.n, cfg.layout, cfg.seed, root)
         generate(tmp, cfg.n, cfg.seed, cfg.layout, cfg.image_size, cfg.workers)
-        finish_partial(tmp, MARKER, params)
-        remove_owned(root, MARKER, "--root")
-        os.replace(tmp, root)
+        with naming_path(root):
+            finish_partial(tmp, MARKER, params)
+            remove_owned(root, MARKER, "--root")
+            os.replace(tmp, root)
     return True
 
 

@@ -172,9 +172,52 @@ def load_tensors(folder: Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{folder}: missing {WEIGHTS}; only safetensors checkpoints are loaded")
     try:
-        return load_file(str(path))
+        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
+    import torch
+    for name, t in tensors.items():  # a NaN model generates empty reports with exit 0: refuse it here
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or inf values; this checkpoint is unusable: "
+                                  "retrain (lower optim.lr) or use an earlier checkpoint")
+    return tensors
+
+
+def require_finite_loss(loss: float, step: int, run: str, ckpt_root: Path) -> None:
+    """Stop training before a non-finite loss updates the weights: one line naming the step and the
+    last good checkpoint, which stays in the work folder (nothing is committed)."""
+    import math
+    if math.isfinite(loss):
+        return
+    from cxrgen.errors import DivergedError
+    last = find_latest(ckpt_root)
+    kept = f"the last good checkpoint {last} is kept" if last else "no checkpoint was saved before it"
+    raise DivergedError(f"train/{run}: loss is {loss} at step {step}; training stopped before this step changed "
+                        f"the weights and nothing was committed; {kept}; lower optim.lr or check the inputs")
+
+
+def resume_entry(src: Path, *, run: str, mode: str, allow_other: bool) -> dict:
+    """The manifest input entry of an explicit ``--resume FOLDER`` (its path and weights' sha256), after
+    checking it: same mode; same run unless ``allow_other`` (``--resume-from-other``), because another
+    run's checkpoint at or past ``max_steps`` trains nothing and would be committed as this run."""
+    import yaml
+
+    from cxrgen.models.recipes.base import check_same_mode
+    from cxrgen.workspace.hashing import file_sha256
+    src = Path(src)
+    check_same_mode(read_adapter(src), mode, str(src))
+    try:
+        other = (yaml.safe_load((src / CONFIG).read_text(encoding="utf-8")) or {}).get("run")
+    except (OSError, ValueError, yaml.YAMLError, AttributeError):
+        other = None
+    if other != run and not allow_other:
+        raise CheckpointError(f"--resume {src}: a checkpoint of run {other!r}, not {run!r}; add --resume-from-other "
+                              "to start this run from it (recorded in the manifest), or --resume auto")
+    weights = src / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{src}: missing {WEIGHTS}; only safetensors checkpoints are loaded")
+    return {"kind": "value", "name": f"resume:{src.resolve()}", "sha256": file_sha256(weights),
+            "run": other, "step": read_state(src).get("step")}
 
 
 def load_optimizer(folder: Path) -> dict:

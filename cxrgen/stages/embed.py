@@ -89,9 +89,8 @@ def resolve_device(device: str) -> str:
         if torch.cuda.is_available():
             return f"cuda:{dist.local_rank()}" if dist.is_distributed() else "cuda"
         return "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    return device
+    from cxrgen.utils.device import require_available
+    return require_available(device)
 
 
 # --- the data pipeline (runs in DataLoader workers) -------------------------------------------
@@ -184,7 +183,7 @@ def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
     rank, world = dist.rank(), dist.world_size()
     rec_entry, prep = upstream(ws, "prepare", cfg.dataset)
     items = list_images(ws, cfg.dataset, prep)
-    enc = load_encoder(cfg.encoder, cfg.weights)
+    enc = load_encoder(cfg.encoder, cfg.weights, allow_random=cfg.allow_random_weights)
     weights_sha = enc.weights_sha256()
     inputs = [rec_entry, {"kind": "value", "name": "weights", "sha256": weights_sha}]
     build = ArtifactBuild(ws, "embed", (cfg.dataset, cfg.encoder), cfg, inputs, force=force, rank=rank)

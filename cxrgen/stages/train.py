@@ -179,7 +179,8 @@ def _device(spec: str):
         if torch.cuda.is_available():
             return torch.device("cuda", dist.local_rank())
         return torch.device("cpu")
-    return torch.device(spec)
+    from cxrgen.utils.device import require_available
+    return torch.device(require_available(spec))
 
 
 def _precision(cfg: TrainConfig, device) -> str:
@@ -211,7 +212,7 @@ def _memory(device) -> int:
 
 # --- the run -----------------------------------------------------------------------------------------
 def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False,
-        resume: str = "auto", echo: Any = None):
+        resume: str = "auto", echo: Any = None, resume_from_other: bool = False):
     """Train; returns the Manifest (or the dry-run report dict)."""
     cfg = validate(cfg)
     if dry_run:
@@ -227,6 +228,10 @@ def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
     inputs, store, splits = load_inputs(cfg, ws, encoder)
     if not splits["train"]:
         raise InputError(f"{ws.records_path(cfg.dataset)}: no records in split 'train'")
+    _device(cfg.device)  # an unavailable device is an error before any work folder exists
+    if resume not in ("auto", "never"):  # an explicit checkpoint is an input: checked, hashed, recorded
+        from cxrgen.models.checkpoint import resume_entry
+        inputs = inputs + [resume_entry(Path(resume), run=cfg.run, mode=cfg.mode, allow_other=resume_from_other)]
     build = ArtifactBuild(ws, "train", (cfg.run,), cfg, inputs, force=force,
                           resume=(resume == "auto"), rank=rank)
     done = build.up_to_date()
@@ -379,6 +384,7 @@ def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rank: int, 
                         (scaler.scale(loss) if scaler else loss).backward()
                     loss_sum += float(loss.detach())
                     window_tokens += int(b["attention_mask"].sum())
+                ck.require_finite_loss(loss_sum, step + 1, cfg.run, ckroot)
                 if scaler:
                     scaler.unscale_(opt)
                 if o.max_grad_norm > 0:

@@ -22,6 +22,21 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` gives a new file: 0o666 minus the umask. mkstemp makes 0600
+    files, so atomic writes are chmod-ed to this and every artifact file gets the same permissions."""
+    try:  # Linux: read it without the set-and-restore race of os.umask
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` only if the block succeeds."""
@@ -37,6 +52,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
+            os.fchmod(f.fileno(), file_mode())
         os.replace(tmp_path, path)
         _fsync_dir(path.parent)
     except OSError as e:
@@ -60,15 +76,17 @@ def write_error(path: Path, e: OSError) -> WorkspaceWriteError:
 def os_error(e: OSError, path: str | os.PathLike | None = None) -> WorkspaceWriteError:
     """The one user-facing form of an OSError: names the file (``path``, else the error's own), the
     problem in words and the fix. Used by the CLI for any OSError a stage did not translate itself."""
-    name = path if path is not None else (e.filename if e.filename is not None else None)
+    name = path if path is not None else e.filename
     why = _WHY.get(e.errno, e.strerror or str(e) or type(e).__name__)
-    if name is None:
-        return WorkspaceWriteError(f"{why} (file not named by the system); previous artifacts are untouched")
-    name = os.fsdecode(name) if isinstance(name, bytes) else str(name)
+    if e.errno in _WHY and e.errno != errno.ENAMETOOLONG:
+        why = f"cannot write ({why})"
     fix = {errno.ENOSPC: "free space or choose another --workspace", errno.EDQUOT: "free space or choose another --workspace",
-           errno.EROFS: "choose a writable --workspace", errno.ENOENT: "it vanished while cxrgen ran; re-run the command"
-           }.get(e.errno, "check the path and re-run")
-    return WorkspaceWriteError(f"{name}: {why}; {fix} (previous artifacts are untouched)")
+           errno.EROFS: "choose a writable --workspace", errno.ENOENT: "it vanished while cxrgen ran; re-run the command",
+           errno.ENAMETOOLONG: "use shorter names"}.get(e.errno, "check the path and re-run")
+    if name is None:
+        return WorkspaceWriteError(f"{why} (the system named no file); {fix}; previous artifacts are untouched")
+    name = os.fsdecode(name) if isinstance(name, bytes) else str(name)
+    return WorkspaceWriteError(f"{name}: {why}; {fix}; previous artifacts are untouched")
 
 
 @contextlib.contextmanager

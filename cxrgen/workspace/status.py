@@ -85,8 +85,16 @@ def artifact_status(ws: Workspace, stage: str, key: tuple[str, ...], verify: boo
             why = _raw_changed(inp)
             if why:
                 st.state, st.reason = "stale", why
+                if why.endswith("is gone"):
+                    # moved (e.g. with the workspace): the same content elsewhere has the same fingerprint,
+                    # so a plain re-run says "up to date"; --force rebuilds it and records the new place
+                    st.reason += " (moved?)"
+                    st.fix += " --force"
                 return st
     st.state, st.fix = "up-to-date", ""
+    enc = m.extra.get("encoder") if isinstance(m.extra, dict) else None
+    if isinstance(enc, dict) and enc.get("weights") == "random-init" and not str(enc.get("encoder", "")).startswith("tiny-"):
+        st.reason = "features from random weights (--allow-random-weights)"
     return st
 
 

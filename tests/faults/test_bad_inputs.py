@@ -223,7 +223,7 @@ def _pickle_checkpoint(tmp, ws):
     os.environ["CXRGEN_FAULT_MARKER"] = str(tmp / "PWNED")
     (ck / "optimizer.pt").write_bytes(pickle.dumps({"optimizer": _Boom()}))
     return ["train", "--mode", "prefix", "--llm", "tiny-gpt2", "--dataset", "syn", "--encoder", "tiny-medclip-vit",
-            "--run", "evil", "--resume", str(ck)]
+            "--run", "evil", "--resume", str(ck), "--resume-from-other"]
 
 
 def _generate_missing_run(tmp, ws):
