@@ -62,7 +62,17 @@ app.command("reproduce")(reproduce.reproduce)
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code (``main([...]) == 0`` in tests)."""
+    import signal
+    import threading
+
     from cxrgen.errors import CxrgenError
+    interrupted: list[int] = []
+
+    def on_sigint(signum, frame):  # typer turns Ctrl-C into a silent exit code 130: remember it to say so
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
         rv = app(args=argv, prog_name="cxrgen", standalone_mode=False)
     except CxrgenError as e:  # always one line: wrapped library messages can hold newlines
@@ -75,11 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         code = err.exit_code
     except typer.Exit as e:
         code = e.exit_code
-    except typer.Abort:  # click turns Ctrl-C into Abort
-        typer.echo("interrupted; re-run the same command to resume", err=True)
+    except typer.Abort:  # end of input at a prompt
+        typer.echo("aborted", err=True)
         code = 130
     except KeyboardInterrupt:
-        typer.echo("interrupted; re-run the same command to resume", err=True)
+        interrupted.append(signal.SIGINT)
         code = 130
     except Exception as e:  # click usage errors arrive here in non-standalone mode (typer vendors click)
         if hasattr(e, "show") and isinstance(getattr(e, "exit_code", None), int):
@@ -89,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
     else:
         code = rv if isinstance(rv, int) else 0
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted and code == 130:
+        typer.echo("interrupted; re-run the same command to resume", err=True)
     if argv is None:
         sys.exit(code)
     return code

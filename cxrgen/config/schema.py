@@ -96,7 +96,7 @@ class OptimConfig:
     schedule: Literal["cosine", "linear", "constant"] = F("cosine", "decay after warm-up")
     epochs: int = F(1, "passes over the training split")
     max_steps: int = F(0, "stop after this many optimizer steps (0: epochs decide)")
-    batch_size: int = F(8, "examples per optimizer step per process (before accumulation)", lo=1, hi=65536)
+    batch_size: int = F(8, "examples per optimizer step per process (before accumulation)", hi=65536)
     grad_accum: int = F(1, "gradient accumulation steps")
     max_grad_norm: float = F(1.0, "gradient clipping (0: off)")
 
@@ -161,7 +161,7 @@ class GenerateConfig:
     run: str = F("", "training run to generate with (default: the only/latest run)")
     split: Literal["train", "val", "test"] = F("test", "split to generate for")
     checkpoint: str = F("final", "checkpoint folder inside the run (final, step-000500, latest)")
-    beams: int = F(1, "beam width (1: greedy)", lo=1, hi=64)
+    beams: int = F(1, "beam width (1: greedy)", hi=64)
     max_new_tokens: int = F(100, "maximum generated tokens")
     min_new_tokens: int = F(0, "minimum generated tokens")
     repetition_penalty: float = F(1.0, "repetition penalty (R2GenGPT: 2.0)")
@@ -169,7 +169,7 @@ class GenerateConfig:
     shuffle_features: bool = F(False, "control: give each study another study's image features")
     seed: int = F(0, "seed of the --shuffle-features permutation")
     limit: int = F(0, "only the first N records of the split (0: all)")
-    batch_size: int = F(16, "studies per batch", runtime=True, lo=1, hi=65536)
+    batch_size: int = F(16, "studies per batch", runtime=True, hi=65536)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
 
     def __post_init__(self) -> None:
@@ -181,9 +181,9 @@ class ScoreConfig:
     metrics: tuple[str, ...] = F(("bleu", "meteor", "rouge_l", "cider", "ce"), "metric groups to compute")
     tokenize: Literal["none", "ptb"] = F("none", "none: score strings as given (R2Gen/R2GenGPT); ptb: PTB tokenizer")
     uncertain: Literal["pos", "neg"] = F("pos", "headline CE binarisation of uncertain (-1) labels")
-    bootstrap: int = F(1000, "bootstrap resamples for 95% intervals (0: off)", lo=0, hi=1_000_000)
+    bootstrap: int = F(1000, "bootstrap resamples for 95% intervals (0: off)", hi=1_000_000)
     seed: int = F(12345, "bootstrap / permutation seed")
-    permutations: int = F(10000, "approximate randomization trials for --compare (0: off)", lo=0, hi=10_000_000)
+    permutations: int = F(10000, "approximate randomization trials for --compare (0: off)", hi=10_000_000)
     reference_labels: str = F("auto", "auto: data set labels when present, else the labeler on reference text; labeler: always label text")
     max_report_chars: int = F(100_000, "longest prediction/reference accepted (the scorers' time and memory grow with it)",
                               runtime=True, lo=1, hi=100_000_000)
