@@ -123,6 +123,8 @@ class TrainConfig:
     encoder: str = F("", "embed artifact to read (default: the recipe's encoder)")
     weights: str = F("", "LLM weights override (local dir)")
     max_len: int = F(100, "max report tokens (the target is truncated, EOS always kept)")
+    loss_on: Literal["response", "all"] = F("response", "LM loss on the report + EOS only, or on the prompt text "
+                                                        "too (LLaMA-XR's SFTTrainer: all)")
     prefix_len: int = F(10, "prefix tokens produced by the mapper")
     clip_len: int = F(10, "tokens the image embedding is first expanded to")
     mapper: MapperConfig = F(default_factory=MapperConfig, help="mapper architecture")
