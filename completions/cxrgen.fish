@@ -36,6 +36,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l encoder
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l on-error
+complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l strict
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l weights
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l workers
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -s d
@@ -94,20 +95,24 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l sections
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l split
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l strict
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -s c
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l annotation
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l clean
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l deid
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l dry-run
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l images
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l name
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l per-image
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l per-study
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l reports
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l root
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l sections
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l strict
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l clean
@@ -123,6 +128,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l root
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l sections
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l seed
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l strict
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from report' -l compare
