@@ -11,7 +11,7 @@ _cxrgen() {
 }
 _cxrgen_subs() {
   case "$1" in
-    "") echo "demo embed generate label list prepare reproduce score status train";;
+    "") echo "demo embed generate label list prepare report reproduce score status train";;
     "list") echo "datasets encoders llms modes";;
     "prepare") echo "iu mimic synthetic";;
   esac
@@ -32,8 +32,9 @@ _cxrgen_opts() {
     "prepare iu") echo "--annotation --clean --config --dry-run --force --help --images --name --per-image --per-study --projections --reports --sections --seed --split --strict --views -c";;
     "prepare mimic") echo "--annotation --clean --config --deid --dry-run --force --help --images --name --per-image --per-study --reports --root --sections --strict --views -c";;
     "prepare synthetic") echo "--clean --config --dry-run --force --help --layout --n --name --per-image --per-study --root --sections --seed --strict --views -c";;
+    "report") echo "--compare --config --force --help --json --max-studies --no-redact --redact --run --run-name --split --thumbnail-size -c";;
     "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-root";;
-    "score") echo "--bootstrap --compare --config --force --help --json --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --uncertain -c";;
+    "score") echo "--bootstrap --compare --config --force --help --json --labeler --labeler-weights --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --tokenizer --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
     "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --run --run-name --seed --weights";;
   esac

@@ -6,6 +6,7 @@ complete -c cxrgen -n '__fish_use_subcommand' -a generate
 complete -c cxrgen -n '__fish_use_subcommand' -a label
 complete -c cxrgen -n '__fish_use_subcommand' -a list
 complete -c cxrgen -n '__fish_use_subcommand' -a prepare
+complete -c cxrgen -n '__fish_use_subcommand' -a report
 complete -c cxrgen -n '__fish_use_subcommand' -a reproduce
 complete -c cxrgen -n '__fish_use_subcommand' -a score
 complete -c cxrgen -n '__fish_use_subcommand' -a status
@@ -130,6 +131,19 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l strict
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -s c
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l compare
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l config
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l force
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l json
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l max-studies
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l no-redact
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l redact
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l run
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l run-name
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l split
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l thumbnail-size
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l annotation
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l compare
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l configs
@@ -148,6 +162,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l json
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l labeler
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l labeler-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l metrics
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l permutations
@@ -157,6 +173,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenize
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l uncertain
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from status' -l help

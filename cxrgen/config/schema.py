@@ -172,7 +172,27 @@ class ScoreConfig:
     bootstrap: int = F(1000, "bootstrap resamples for 95% intervals (0: off)")
     seed: int = F(12345, "bootstrap / permutation seed")
     permutations: int = F(10000, "approximate randomization trials for --compare (0: off)")
-    reference_labels: str = F("auto", "auto: data set labels when present, else the labeler on reference text; labeler: always label text")
+    reference_labels: str = F("auto", "headline CE reference labels: auto (data set labels when present, else the "
+                                      "labeler on the reference text) | labeler | dataset; both are always reported")
+    labeler: str = F("rules", "CheXpert-14 labeler: rules (cxrgen's, offline) | chexbert (local chexbert.pth)")
+    labeler_weights: str = F("", "chexbert: chexbert.pth or a folder holding it (never downloaded)")
+    tokenizer: str = F("", "chexbert: folder with the bert-base-uncased tokenizer (vocab.txt)")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    run: str = F("", "run whose generated reports to show (default: the latest finished training run)")
+    split: str = F("test", "folder under generate/<run>/ (test, val, test-shuffled, …)")
+    compare: str = F("", "another scored system on the same references, RUN or RUN/SPLIT: metrics side by side, paired differences")
+    redact: bool = F(False, "replace report text by its finding labels (no free text in the page)")
+    max_studies: int = F(1000, "study cards on the page, the worst first (report CE F1, then ROUGE-L)")
+    thumbnail_size: int = F(192, "longest side of the embedded X-ray thumbnails in pixels (0: no images)")
+
+    def __post_init__(self) -> None:
+        if self.max_studies < 1:
+            raise ConfigError(f"--max-studies must be ≥ 1, got {self.max_studies}")
+        if not 0 <= self.thumbnail_size <= 1024:
+            raise ConfigError(f"--thumbnail-size must be in [0, 1024] pixels, got {self.thumbnail_size}")
 
 
 @dataclass(frozen=True)
