@@ -35,7 +35,7 @@ _cxrgen_opts() {
     "prepare synthetic") echo "--clean --config --dry-run --force --help --layout --n --name --per-image --per-study --root --sections --seed --strict --views -c";;
     "report") echo "--compare --config --force --help --json --max-studies --no-redact --redact --run --run-name --split --thumbnail-size -c";;
     "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-root";;
-    "score") echo "--bootstrap --compare --config --force --help --json --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --uncertain -c";;
+    "score") echo "--bootstrap --compare --config --force --help --json --labeler --labeler-weights --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --tokenizer --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
     "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --run --run-name --seed --weights";;
   esac

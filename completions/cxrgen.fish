@@ -170,6 +170,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l json
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l labeler
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l labeler-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l metrics
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l permutations
@@ -179,6 +181,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenize
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l uncertain
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from status' -l help
