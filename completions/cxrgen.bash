@@ -11,7 +11,7 @@ _cxrgen() {
 }
 _cxrgen_subs() {
   case "$1" in
-    "") echo "demo embed generate label list prepare report reproduce score status train";;
+    "") echo "audit demo embed generate label list prepare report reproduce score status train";;
     "list") echo "datasets encoders llms modes";;
     "prepare") echo "iu mimic synthetic";;
   esac
@@ -19,6 +19,7 @@ _cxrgen_subs() {
 _cxrgen_opts() {
   case "$1" in
     "") echo "--help --install-completion --show-completion --verbose --version --workspace -v -w";;
+    "audit") echo "--dataset --help --images --json --no-images --strict --strict-reports";;
     "demo") echo "--config --force --help --json --n --seed -c";;
     "embed") echo "--batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --strict --weights --workers -d -e";;
     "generate") echo "--batch-size --beams --checkpoint --config --dry-run --force --help --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split";;
