@@ -279,3 +279,13 @@ def test_r2gen_mimic_bad_annotation(tmp_path, cli, ws):
     r = cli("prepare", "mimic", "--annotation", ann)
     assert r.code == 2 and f"{ann}: val[0] ('d2-ap') has no 'study_id'" in r.err
     assert not (ws / "prepare" / "mimic").exists()
+
+
+def test_images_parent_folder_is_pointed_at_its_images_subfolder(tmp_path, cli, ws):
+    ann = _iu_tree(tmp_path / "iu_xray")
+    r = cli("prepare", "iu", "--annotation", ann, "--images", tmp_path / "iu_xray")
+    assert r.code == 2
+    assert (f"0 of 4 studies kept: image file missing ×4; pass --images {tmp_path / 'iu_xray' / 'images'} "
+            "(the folder the image paths start in)") in r.err, r.err
+    r = cli("prepare", "mimic", "--root", tmp_path, "--images", tmp_path)
+    assert r.code == 2 and "--images is only used with --annotation" in r.err
