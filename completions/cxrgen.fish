@@ -6,6 +6,7 @@ complete -c cxrgen -n '__fish_use_subcommand' -a generate
 complete -c cxrgen -n '__fish_use_subcommand' -a label
 complete -c cxrgen -n '__fish_use_subcommand' -a list
 complete -c cxrgen -n '__fish_use_subcommand' -a prepare
+complete -c cxrgen -n '__fish_use_subcommand' -a report
 complete -c cxrgen -n '__fish_use_subcommand' -a reproduce
 complete -c cxrgen -n '__fish_use_subcommand' -a score
 complete -c cxrgen -n '__fish_use_subcommand' -a status
@@ -35,6 +36,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l encoder
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l on-error
+complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l strict
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l weights
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l workers
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -s d
@@ -93,20 +95,24 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l sections
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l split
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l strict
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -s c
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l annotation
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l clean
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l deid
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l dry-run
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l images
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l name
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l per-image
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l per-study
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l reports
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l root
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l sections
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l strict
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l clean
@@ -122,8 +128,22 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l root
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l sections
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l seed
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l strict
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -s c
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l compare
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l config
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l force
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l json
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l max-studies
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l no-redact
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l redact
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l run
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l run-name
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l split
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l thumbnail-size
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l annotation
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l compare
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l configs

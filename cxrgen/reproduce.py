@@ -3,7 +3,7 @@
 The chain is the ordinary CLI, one subprocess per stage, so every step is resumable and up-to-date
 steps are skipped by the stages themselves:
 
-    prepare (iu|mimic) → embed (cached-feature recipes only) → train --config examples/configs/<s>.yaml
+    prepare (iu|mimic, with the setting's options and --name) → embed (cached-feature recipes only) → train --config examples/configs/<s>.yaml
     → generate --split test (the paper's decoding) → score
 
 ``plan()`` builds the command lines (``--dry-run`` prints them); ``compare()`` reads scores.json.
@@ -21,7 +21,7 @@ from pathlib import Path
 from cxrgen.config.base import load_config
 from cxrgen.config.schema import TrainConfig
 from cxrgen.errors import ConfigError, CxrgenError, InputError
-from cxrgen.papers import METRICS, SETTINGS, Setting
+from cxrgen.papers import EXACT, METRICS, SETTINGS, Setting
 
 REPO_CONFIGS = Path(__file__).resolve().parents[1] / "examples" / "configs"
 
@@ -74,9 +74,12 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
         prep += ["--split", "r2gen", "--annotation", roots.annotation] if roots.annotation else ["--split", "random"]
     else:
         prep = ["prepare", "mimic", "--root", roots.mimic_root]
+    prep += list(s.prepare)
+    if s.data_name:   # a non-default preparation gets its own name, so settings never share a changed set
+        prep += ["--name", s.data_name]
     cmds = [ws + prep]
     if s.cached_features:
-        emb = ["embed", "--dataset", s.dataset, "--encoder", encoder]
+        emb = ["embed", "--dataset", s.data, "--encoder", encoder]
         weights = roots.encoder_weights or (s.encoder_weights if encoder == s.encoder else "")
         if not weights and not encoder.startswith("tiny-"):
             raise ConfigError(f"{s.name} needs --encoder-weights (the {encoder} weights file)")
@@ -84,6 +87,8 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
             emb += ["--weights", weights]
         cmds.append(ws + emb)
     train = ["train", "--config", str(preset), f"run={s.name}"]
+    if s.data_name:
+        train.append(f"dataset={s.data}")
     if roots.llm_weights:
         train.append(f"weights={roots.llm_weights}")
     if roots.encoder_weights and not s.cached_features:
@@ -91,8 +96,22 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
     cmds.append(ws + train)
     gen = ["generate", "--run", s.name, "--split", "test"] + [f"{k}={v}" for k, v in s.decoding.items()]
     cmds.append(ws + gen)
-    cmds.append(ws + ["score", "--run", s.name, "--split", "test"])
+    cmds.append(ws + ["score", "--run", s.name, "--split", "test", *s.score])
     return cmds
+
+
+def differs_lines(s: Setting) -> list[str]:
+    """The "differs from the paper" block printed before a run (one line per difference)."""
+    if not s.differs:
+        return [f"{s.name}: no known difference from the paper"]
+    return [f"{s.name} differs from the paper:"] + [f"  - {d}" for d in s.differs]
+
+
+def describe(s: Setting) -> dict:
+    """The setting as JSON (``reproduce --list --json`` rows and the head of ``reproduce --json``)."""
+    return {"name": s.name, "mode": s.mode, "table": s.table, "paper": s.paper, "data": s.data,
+            "trainable_params": s.trainable_params, "trainable_params_source": EXACT,
+            "paper_params": s.paper_params or None, "differs": list(s.differs)}
 
 
 def scores_path(workspace: str | Path, s: Setting) -> Path:
@@ -131,6 +150,8 @@ def run(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None 
         dry_run: bool = False, echo=print) -> tuple[list[list[str]], list[dict]]:
     """Run (or with ``dry_run`` only print) the chain; returns the commands and the comparison rows."""
     cmds = plan(s, roots, workspace=workspace, configs=configs)
+    for line in differs_lines(s):
+        echo(line)
     for c in cmds:
         echo("$ cxrgen " + " ".join(shlex.quote(x) for x in c))
         if dry_run:

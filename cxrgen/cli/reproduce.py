@@ -36,16 +36,14 @@ def reproduce(
     con = console()
     if list_:
         if json_out:
-            emit_json([{"name": s.name, "mode": s.mode, "table": s.table, "paper": s.paper,
-                        "trainable_params": s.trainable_params} for s in SETTINGS.values()])
+            emit_json([rp.describe(s) for s in SETTINGS.values()])
             return 0
-        from rich.table import Table
-        t = Table(title="published settings")
-        for c in ("setting", "mode", "reproduces", "paper"):
-            t.add_column(c)
-        for s in SETTINGS.values():
-            t.add_row(s.name, s.mode, s.table, s.short)
-        con.print(t)
+        for s in SETTINGS.values():   # plain lines: the texts are too long for table cells at 80 columns
+            exact = f"{s.trainable_params:,} (cxrgen exact)" if s.trainable_params else "— (not counted)"
+            con.print(f"[bold]{s.name}[/bold] — {s.short}: {s.table}", soft_wrap=True)
+            con.print(f"    trainable {exact}; the paper states: {s.paper_params or '—'}; "
+                      f"{len(s.differs)} known differences", markup=False, soft_wrap=True)
+        con.print("`cxrgen reproduce SETTING --dry-run` prints a setting's commands and its differences from the paper")
         return 0
     if not setting:
         raise ConfigError("name a setting (e.g. `cxrgen reproduce r2gengpt-shallow-iu`) or use --list")
@@ -54,14 +52,20 @@ def reproduce(
     cmds: list = []
     if compare_only:
         rows = rp.compare(s, rp.scores_path(ws.root, s))
+        if not json_out:
+            for line in rp.differs_lines(s):
+                con.print(line, markup=False, soft_wrap=True)
     else:
         roots = rp.Roots(*(str(v) if v else "" for v in (iu_reports, iu_images, annotation, mimic_root,
                                                           llm_weights)), encoder_weights or "")
         echo = (lambda line: None) if json_out else (lambda line: con.print(line, markup=False, soft_wrap=True))
         cmds, rows = rp.run(s, roots, workspace=str(ws.root), configs=configs, dry_run=dry_run, echo=echo)
     if json_out:
+        d = rp.describe(s)
         emit_json({"setting": s.name, "table": s.table, "paper": s.paper, "rows": rows,
-                   "commands": [["cxrgen", *c] for c in cmds]})
+                   "commands": [["cxrgen", *c] for c in cmds], "differs": d["differs"],
+                   "trainable_params": d["trainable_params"], "trainable_params_source": d["trainable_params_source"],
+                   "paper_params": d["paper_params"]})
         return 0
     from rich.table import Table
     t = Table(title=f"{s.name}: {s.short} — {s.table}")

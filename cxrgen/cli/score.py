@@ -104,5 +104,12 @@ def print_table(doc: dict, where: Optional[str]) -> None:
     s = doc["settings"]
     c.print(f"tokenize={s['tokenize']} uncertain={s['uncertain']} bootstrap={s['bootstrap']} seed={s['seed']}; "
             f"reference labels: {s['reference_labels']}")
+    ea = doc.get("error_analysis") or {}
+    if "copying" in ea:
+        pri, cop = ea["hallucinated_priors"], ea["copying"]
+        rate = "n/a" if pri["rate"] is None else f"{pri['rate']:.1%}"
+        c.print(f"error analysis: prior references without a prior {rate} ({pri['hallucinated']}/{pri['without_prior']}); "
+                f"identical to a training report {cop['identical_share']:.1%}; {cop['distinct_predictions']} distinct "
+                f"reports; nearest-training BLEU-4 median {cop['nearest_train_bleu4']['quantiles']['p50']:.3f}")
     if where:
         c.print(f"wrote {where}/scores.json and per_sample.jsonl")

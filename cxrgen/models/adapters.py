@@ -6,7 +6,7 @@ Two published settings:
   attention **query and value** projections, r = 16, alpha = 16, dropout 0.1 (the released code's
   ``--lora_dropout`` default). Swin-B has 24 blocks of widths 128·2, 256·2, 512·18, 1024·2, each
   adding 2·16·(2w) parameters: 770,048 in all.
-* LLaMA-XR (Aithal et al. 2025, §3.5): LoRA r = 16 on ``q,k,v,o,gate,up,down`` of
+* LLaMA-XR (Jahangir, Kabir, Akter, Jahan & Chau 2025, §3.5): LoRA r = 16 on ``q,k,v,o,gate,up,down`` of
   Llama-3.1-8B — 1,310,720 per layer × 32 layers = 41,943,040 trainable parameters.
 
 Target names follow transformers ≥ 5 (Swin attention: ``q_proj/k_proj/v_proj/o_proj``); the older

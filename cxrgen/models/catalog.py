@@ -48,8 +48,10 @@ LLMS.register("gpt2-medium", Entry(_L, {"hf": "openai-community/gpt2-medium"}), 
 LLMS.register("qwen1.5-0.5b", Entry(_L, {"hf": "Qwen/Qwen1.5-0.5B"}), "Qwen1.5-0.5B, d=1024")
 LLMS.register("llama2-7b-chat", Entry(_L, {"hf": "meta-llama/Llama-2-7b-chat-hf"}), "Llama-2-7B-chat (R2GenGPT), d=4096")
 LLMS.register("llama2-7b", Entry(_L, {"hf": "meta-llama/Llama-2-7b-hf"}), "Llama-2-7B base (dual content/topic), d=4096")
+LLMS.register("llama3.1-8b", Entry(_L, {"hf": "meta-llama/Llama-3.1-8B"}),
+              "Llama 3.1 8B base (LLaMA-XR's model; EOS <|end_of_text|>), d=4096")
 LLMS.register("llama3.1-8b-instruct", Entry(_L, {"hf": "meta-llama/Llama-3.1-8B-Instruct"}),
-              "Llama-3.1-8B-Instruct (LLaMA-XR), d=4096")
+              "Llama-3.1-8B-Instruct (LLaMA-XR Instruct variant), d=4096")
 LLMS.register("tiny-gpt2", Entry(_L, {"tiny": "gpt2"}), "random 2-layer GPT-2 with a local tokenizer (tests, demo)")
 LLMS.register("tiny-qwen2", Entry(_L, {"tiny": "qwen2"}), "random 2-layer Qwen2 with a local tokenizer (tests)")
 LLMS.register("tiny-llama", Entry(_L, {"tiny": "llama"}), "random 2-layer Llama with a local tokenizer (tests)")

@@ -54,6 +54,8 @@ ARCH_CONFIGS: dict[str, dict[str, Any]] = {
                                  eos_token_id=[128001, 128008, 128009]),
 }
 ARCH_CONFIGS["llama2-7b"] = dict(ARCH_CONFIGS["llama2-7b-chat"])  # base model: same architecture
+# Llama 3.1 8B base: the Instruct architecture; its EOS is <|end_of_text|> (128001) alone
+ARCH_CONFIGS["llama3.1-8b"] = dict(ARCH_CONFIGS["llama3.1-8b-instruct"], eos_token_id=128001)
 
 # tiny twins: same model classes, 2 layers, d=64 (tiny-gpt2: d=128, so a frozen random LM has room to be steered); the vocabulary comes from the local tokenizer.
 # initializer_range 0.2 (not 0.02): a frozen random LM initialised at 0.02 has near-uniform logits

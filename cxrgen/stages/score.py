@@ -289,6 +289,8 @@ def score_file(cfg: ScoreConfig, preds_path: str | Path, *, out: Optional[str | 
     scored = compute(cfg, preds, ref_labels)
     cmp = compare_with(cfg, scored, Path(compare), ref_labels) if compare else None
     doc = build_scores(cfg, scored, reference_labels=source, compare=cmp)
+    from cxrgen.stages.score_analysis import add_error_analysis
+    add_error_analysis(doc, scored, Path(records) if records else None)
     if out:
         _write(Path(out), doc, scored.per_sample)
     return doc
@@ -334,6 +336,8 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
             if prep is not None and ws.records_path(*prep["key"]).is_file():
                 rec_path = ws.records_path(*prep["key"])
                 inputs.append(prep)
+    from cxrgen.stages.score_analysis import add_error_analysis, headline, workspace_records
+    err_records = workspace_records(ws, gen_manifest, inputs, rec_path)
     build = ArtifactBuild(ws, "score", (run_name, split), cfg, inputs, force=force)
     if (m := build.up_to_date()):
         log.info("score/%s/%s is up to date", run_name, split)
@@ -345,9 +349,10 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
     ref_labels, source = _reference_labels(cfg, preds, rec_path)
     scored = compute(cfg, preds, ref_labels)
     doc = build_scores(cfg, scored, reference_labels=source)
+    add_error_analysis(doc, scored, err_records)
     with build:
         _write(build.work_dir, doc, scored.per_sample)
         return build.commit([FILES["scores"], FILES["per_sample"]],
                             counts={"reports": len(preds.ids)},
                             extra={"reference_fingerprint": preds.fingerprint, "reference_labels": source,
-                                   "metrics": scored.metrics})
+                                   "metrics": scored.metrics, "error_analysis": headline(doc)})

@@ -82,3 +82,48 @@ def test_dual_dry_run_trains_encoders_and_projector_only(cli):
     assert comps["projector"]["trainable"] == 2 * w + (w * d_llm + d_llm)
     assert d["trainable_params"] == sum(c["trainable"] for c in comps.values())
     assert d["total_params"] == LLAMA2_7B + d["trainable_params"]
+
+
+def _clipcap_transformer(d: int, prefix: int, clip: int, layers: int = 8, in_dim: int = 512) -> int:
+    """ClipCap's transformer mapper written out: Linear(in, clip·d), prefix constants, and per layer two
+    LayerNorms (4d), bias-free q (d²) and kv (2d²), biased out (d² + d), MLP d→2d→d (4d² + 3d)."""
+    return (in_dim * clip * d + clip * d) + prefix * d + layers * (8 * d * d + 8 * d)
+
+
+@pytest.mark.parametrize("preset,llm,d,llm_params", [
+    ("prefix-gpt2.yaml", "gpt2", 768, 124_439_808),
+    ("prefix-gpt2-medium.yaml", "gpt2-medium", 1024, 354_823_168),
+    ("prefix-qwen1.5-0.5b.yaml", "qwen1.5-0.5b", 1024, 463_987_712),
+])
+def test_prefix_at_clipcap_transformer_40_40(cli, preset, llm, d, llm_params):
+    """The resource-efficient settings' mapper at prefix/clip 40: 53,587,968 (GPT-2) and 88,227,840 (d=1024)."""
+    from pathlib import Path
+    cfg = Path(__file__).resolve().parents[2] / "examples" / "configs" / preset
+    d_run = _dry(cli, "--config", str(cfg))
+    mapper = _clipcap_transformer(d, 40, 40)
+    assert mapper == {768: 53_587_968, 1024: 88_227_840}[d]
+    assert d_run["trainable_params"] == mapper
+    assert d_run["components"]["mapper"] == {"params": mapper, "trainable": mapper}
+    assert d_run["components"]["llm"] == {"params": llm_params, "trainable": 0}
+    assert d_run["total_params"] == llm_params + mapper
+
+
+def test_every_setting_states_its_exact_count(cli):
+    """papers.py's trainable_params is what `train --dry-run` counts for the setting's preset."""
+    from pathlib import Path
+
+    from cxrgen.papers import SETTINGS
+    configs = Path(__file__).resolve().parents[2] / "examples" / "configs"
+    seen = 0
+    for s in SETTINGS.values():
+        if s.trainable_params is None:
+            continue
+        assert _dry(cli, "--config", str(configs / s.config))["trainable_params"] == s.trainable_params, s.name
+        seen += 1
+    assert seen == 12
+    assert SETTINGS["finetune-qwen1.5-0.5b-mimic"].trainable_params == 463_987_712 + 88_227_840
+
+
+def test_qlora_base_model_counts_like_the_instruct_one(cli):
+    d = _dry(cli, "--mode", "qlora", "--llm", "llama3.1-8b")
+    assert d["trainable_params"] == 41_943_040 and d["total_params"] == LLAMA31_8B + 41_943_040

@@ -11,12 +11,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "examples" / "configs"
 MINE = sorted(p.name for p in CONFIGS.glob("*.yaml") if p.name.startswith(("r2gengpt-", "llama-xr-", "dual-")))
+RESEFF = ["finetune-qwen1.5-0.5b.yaml", "prefix-gpt2-medium.yaml", "prefix-gpt2.yaml", "prefix-qwen1.5-0.5b.yaml"]
 
 
 def test_one_preset_per_published_setting():
     from cxrgen.papers import SETTINGS
-    assert MINE == sorted(s.config for s in SETTINGS.values())
-    assert len(MINE) == 8
+    assert sorted(MINE + RESEFF) == sorted(s.config for s in SETTINGS.values())
+    assert len(MINE) == 9 and len(SETTINGS) == 13
 
 
 @pytest.mark.parametrize("name", MINE)
@@ -44,7 +45,14 @@ def test_presets_hold_the_papers_hyperparameters():
     xr = load("llama-xr-iu.yaml")                      # LLaMA-XR §3.5
     assert (xr.optim.lr, xr.optim.batch_size, xr.optim.grad_accum, xr.optim.epochs) == (2e-6, 8, 4, 3)
     assert (xr.optim.schedule, xr.optim.warmup_steps, xr.optim.weight_decay, xr.lora.r) == ("linear", 30, 0.01, 16)
-    assert (xr.quant, xr.precision, xr.llm) == ("nf4", "fp16", "llama3.1-8b-instruct")
+    assert (xr.quant, xr.precision, xr.llm, xr.loss_on) == ("nf4", "fp16", "llama3.1-8b", "all")
+    xi = load("llama-xr-instruct-iu.yaml")             # the Instruct variant differs only in model and loss
+    assert (xi.llm, xi.loss_on) == ("llama3.1-8b-instruct", "response")
+    assert xi.optim == xr.optim and xi.lora == xr.lora and xi.max_len == xr.max_len
+    for name in RESEFF:                                # ClipCap's transformer-mapper recipe
+        c = load(name)
+        assert (c.prefix_len, c.clip_len, c.mapper.kind, c.mapper.layers, c.optim.max_grad_norm) == (40, 40, "transformer", 8, 0.0)
+        assert (c.optim.lr, c.optim.warmup_steps, c.optim.batch_size, c.optim.epochs) == (2e-5, 5000, 40, 10)
     du = load("dual-iu.yaml")                          # dual §3.1
     assert (du.optim.lr, du.optim.weight_decay, du.optim.batch_size, du.optim.epochs) == (1e-4, 1e-6, 8, 5)
     assert (du.dual.temperature, du.dual.infonce_weight, du.llm) == (0.07, 0.5, "llama2-7b")
@@ -54,8 +62,96 @@ def test_reproduce_list(cli):
     r = cli("reproduce", "--list", "--json")
     assert r.code == 0, r.err
     rows = {x["name"]: x for x in json.loads(r.out)}
+    assert sorted(rows) == sorted([
+        "prefix-gpt2-mimic", "prefix-gpt2-medium-mimic", "prefix-qwen1.5-0.5b-mimic", "finetune-qwen1.5-0.5b-mimic",
+        *(f"r2gengpt-{m}-{d}" for m in ("shallow", "delta", "deep") for d in ("iu", "mimic")),
+        "llama-xr-iu", "llama-xr-instruct-iu", "dual-iu"])
     assert rows["r2gengpt-delta-mimic"]["trainable_params"] == 4_976_640
+    assert rows["r2gengpt-delta-mimic"]["paper_params"] == "5.0M trainable (Table 2)"
+    assert rows["r2gengpt-delta-mimic"]["trainable_params_source"].startswith("cxrgen exact")
     assert rows["llama-xr-iu"]["table"].startswith("Table 3")
+    assert rows["prefix-qwen1.5-0.5b-mimic"]["trainable_params"] == 88_227_840
+    assert "101M trainable" in rows["prefix-qwen1.5-0.5b-mimic"]["paper_params"]
+    assert rows["finetune-qwen1.5-0.5b-mimic"]["trainable_params"] == 88_227_840 + 463_987_712
+    assert all(x["differs"] for x in rows.values())
+    r = cli("reproduce", "--list")                      # the table names every paper
+    assert r.code == 0 and "resource-efficient" in r.out and "LLaMA-XR" in r.out and "dual" in r.out
+
+
+def test_papers_cite_the_llama_xr_authors():
+    from cxrgen.papers import LLAMA_XR, SETTINGS
+    assert LLAMA_XR.startswith("Jahangir, Kabir, Akter, Jahan & Chau, LLaMA-XR")
+    assert SETTINGS["llama-xr-iu"].paper == LLAMA_XR
+    for path in [*CONFIGS.glob("llama-xr-*.yaml"), REPO / "cxrgen" / "models" / "recipes" / "qlora.py",
+                 REPO / "cxrgen" / "models" / "adapters.py"]:
+        text = path.read_text()
+        assert "Jahangir, Kabir, Akter, Jahan" in text and "Aithal" not in text, path
+
+
+@pytest.mark.parametrize("table,numbers", [
+    ("prefix-gpt2-mimic", (0.231, 0.124, 0.073, 0.050)),
+    ("prefix-gpt2-medium-mimic", (0.246, 0.133, 0.078, 0.049)),
+    ("prefix-qwen1.5-0.5b-mimic", (0.342, 0.200, 0.130, 0.085)),
+    ("finetune-qwen1.5-0.5b-mimic", (0.336, 0.199, 0.127, 0.086)),
+])
+def test_resource_efficient_settings_carry_tables_i_ii(table, numbers):
+    from cxrgen.papers import SETTINGS
+    s = SETTINGS[table]
+    assert set(s.numbers) == {"bleu_1", "bleu_2", "bleu_3", "bleu_4"}
+    assert tuple(s.numbers[f"bleu_{n}"] for n in (1, 2, 3, 4)) == pytest.approx(numbers, abs=1e-12)
+
+
+def test_reproduce_resource_efficient_prepares_like_the_paper(cli):
+    r = cli("reproduce", "prefix-qwen1.5-0.5b-mimic", "--mimic-root", "/m", "--encoder-weights", "/w/medclip.bin",
+            "--dry-run", "--json")
+    assert r.code == 0, r.err
+    d = json.loads(r.out)
+    cmds = [c[3:] for c in d["commands"]]
+    assert cmds[0] == ["prepare", "mimic", "--root", "/m", "--per-image", "--views", "AP,PA", "--clean", "lower",
+                       "--name", "mimic-ap-pa-images-lower"]
+    assert cmds[1] == ["embed", "--dataset", "mimic-ap-pa-images-lower", "--encoder", "medclip-vit",
+                       "--weights", "/w/medclip.bin"]
+    assert cmds[2][-2:] == ["run=prefix-qwen1.5-0.5b-mimic", "dataset=mimic-ap-pa-images-lower"]
+    assert cmds[3][-2:] == ["beams=1", "max_new_tokens=100"]
+    assert any("88,227,840" in x and "101M" in x for x in d["differs"])
+    assert d["trainable_params"] == 88_227_840 and d["paper_params"].startswith("601M")
+    # the printed form shows the list before the commands
+    r = cli("reproduce", "prefix-qwen1.5-0.5b-mimic", "--mimic-root", "/m", "--encoder-weights", "/w/m.bin",
+            "--dry-run")
+    assert r.code == 0, r.err
+    assert r.out.index("differs from the paper:") < r.out.index("$ cxrgen")
+    assert "  - report section not stated" in r.out
+
+
+def test_llama_xr_prepares_raw_reports_under_its_own_name(cli):
+    r = cli("reproduce", "llama-xr-iu", "--iu-reports", "r.tgz", "--iu-images", "img", "--encoder-weights", "x.pt",
+            "--dry-run", "--json")
+    assert r.code == 0, r.err
+    cmds = [c[3:] for c in json.loads(r.out)["commands"]]
+    assert cmds[0][-4:] == ["--clean", "none", "--name", "iu-raw"]
+    assert cmds[1][:3] == ["embed", "--dataset", "iu-raw"]
+    assert "dataset=iu-raw" in cmds[2]
+
+
+def test_every_setting_dry_runs_offline(cli, monkeypatch):
+    """Every setting's --dry-run --json lists its commands and differences and never opens a socket."""
+    import socket
+
+    from cxrgen.papers import SETTINGS
+
+    def no_network(*a, **k):
+        raise AssertionError("network access during reproduce --dry-run")
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    for name, s in SETTINGS.items():
+        r = cli("reproduce", name, "--iu-reports", "r.tgz", "--iu-images", "img", "--mimic-root", "/m",
+                "--encoder-weights", "w.pt", "--dry-run", "--json")
+        assert r.code == 0, (name, r.err)
+        d = json.loads(r.out)
+        assert d["differs"] == list(s.differs) and len(d["differs"]) >= 1
+        steps = [c[3] for c in d["commands"]]
+        assert steps == ["prepare", "embed", "train", "generate", "score"] if s.cached_features else \
+            ["prepare", "train", "generate", "score"], name
 
 
 def test_reproduce_dry_run_plans_the_chain(cli, ws):
@@ -84,6 +180,8 @@ def test_reproduce_names_missing_roots_and_unknown_settings(cli):
     assert r.code == 2 and "dual-iu needs --iu-reports" in r.err and "--iu-images" in r.err
     r = cli("reproduce", "llama-xr-iu", "--iu-reports", "r.tgz", "--iu-images", "img", "--dry-run")
     assert r.code == 2 and "--encoder-weights (the xrv-densenet121-res224-all weights file)" in r.err
+    r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", "/m", "--dry-run")
+    assert r.code == 2 and "--encoder-weights (the medclip-vit weights file)" in r.err
     r = cli("reproduce", "r2gengpt-shalow-iu", "--dry-run")
     assert r.code == 2 and "did you mean 'r2gengpt-shallow-iu'" in r.err
 
@@ -138,3 +236,15 @@ def test_reproduce_runs_the_whole_chain_with_a_tiny_preset(tmp_path):
     assert rows["bleu_4"]["ours"] == scores["metrics"]["bleu_4"]
     preds = (ws / "generate" / "r2gengpt-shallow-iu" / "test" / "preds.jsonl").read_text().splitlines()
     assert len(preds) > 0
+
+
+def test_reproduce_manual_is_generated_from_papers():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "gen_reproduce_doc.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    text = (REPO / "docs" / "manual" / "reproduce.md").read_text()
+    from cxrgen.papers import SETTINGS
+    for s in SETTINGS.values():
+        assert f"## {s.name}\n" in text and all(f"- {d}\n" in text for d in s.differs)

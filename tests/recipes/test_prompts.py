@@ -118,3 +118,47 @@ def test_nf4_needs_cuda_and_bitsandbytes(monkeypatch):
     monkeypatch.setitem(sys.modules, "bitsandbytes", None)    # import fails as if not installed
     with pytest.raises(DependencyError, match=r"pip install 'cxrgen\[gpu\]'"):
         nf4_config()
+
+
+def test_loss_on_all_labels_the_prompt_tokens(tmp_path, tiny_cfg):
+    """LLaMA-XR's SFTTrainer: loss_on=all puts labels on the Alpaca prompt (BOS included), and on the report
+    + EOS as before; loss_on=response labels only the report + EOS. Generation batches carry no labels."""
+    import torch
+
+    from cxrgen.models.recipes.base import IGNORE, DataContext
+    from cxrgen.models.recipes.qlora import QloraRecipe
+    recs = make_records(2)
+    store = write_store(tmp_path / "f.h5", recs, scores=True)
+    labels = {}
+    for loss_on in ("response", "all"):
+        rec = QloraRecipe.create(tiny_cfg("qlora", f"loss_on={loss_on}"))
+        ctx = DataContext(tokenizer=rec.llm.tokenizer, max_len=40, store=store)
+        ex = rec.example(recs[0], ctx, with_targets=True)
+        batch = rec.collate([ex], with_targets=True)
+        labels[loss_on] = batch["labels"][0]
+        n_pre, n_tgt = len(ex["pre"]), len(ex["target"])
+        assert torch.equal(batch["labels"][0, n_pre:n_pre + n_tgt], torch.tensor(ex["target"]))
+        assert bool(batch["target_pos"][0, n_pre:n_pre + n_tgt].all()) and int(batch["target_pos"].sum()) == n_tgt
+        if loss_on == "all":
+            assert torch.equal(batch["labels"][0, :n_pre], torch.tensor(ex["pre"]))
+            assert ex["pre"][0] == rec.llm.tokenizer.bos_token_id
+        else:
+            assert bool((batch["labels"][0, :n_pre] == IGNORE).all())
+        gen = rec.collate([rec.example(recs[0], ctx, with_targets=False)], with_targets=False)
+        assert bool((gen["labels"] == IGNORE).all())
+        out = rec(batch)
+        assert torch.isfinite(out["loss"])
+    assert int((labels["all"] != IGNORE).sum()) == int((labels["response"] != IGNORE).sum()) + len(ex["pre"])
+
+
+def test_loss_on_all_never_labels_visual_positions():
+    from cxrgen.models.recipes.base import IGNORE, layout
+    lay = layout([{"pre": [5, 6], "n_visual": 3, "post": [7], "target": [8, 9]}], pad_id=0, side="right",
+                 loss_on="all")
+    assert lay["labels"][0].tolist() == [5, 6, IGNORE, IGNORE, IGNORE, 7, 8, 9]
+    assert lay["target_pos"][0].tolist() == [False] * 6 + [True, True]
+
+
+def test_loss_on_rejects_other_values(cli):
+    r = cli("train", "--mode", "qlora", "--llm", "tiny-llama", "loss_on=prompt", "--dry-run")
+    assert r.code == 2 and "loss_on" in r.err

@@ -143,7 +143,7 @@ def test_workspace_mode(cli, ws, tmp_path):
     assert doc["settings"]["reference_labels"].startswith("data set labels from ")
     assert doc["ce"]["variants"]["uncertain=pos"]["14"]["per_class"]["Edema"]["support"] == 20
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert {i["stage"] for i in manifest["inputs"]} == {"generate", "prepare"}
+    assert {i["stage"] for i in manifest["inputs"] if i["kind"] == "artifact"} == {"generate", "prepare"}
     mtime = (folder / "scores.json").stat().st_mtime_ns
     r = cli("score", "--run", "r1", "--split", "test", *FAST, "--bootstrap", "20")
     assert r.code == 0 and (folder / "scores.json").stat().st_mtime_ns == mtime  # up to date: reused

@@ -44,6 +44,8 @@ Provided by the base (not overridden)
     ``train(mode)``                         an LLM with no trainable parameter stays in eval mode.
     ``trainable_state_dict()`` / ``load_trainable_state_dict(sd)``: the tensors saved to
     ``trainable.safetensors`` (parameters that require grad + ``extra_state_names()``), loaded strictly.
+
+Labels cover the target (report + EOS), or with ``loss_on=all`` the prompt text too (:func:`layout`).
 """
 
 from __future__ import annotations
@@ -84,35 +86,47 @@ def target_ids(tokenizer: Any, text: str, max_len: int) -> list[int]:
     return ids + [tokenizer.eos_token_id]
 
 
-def layout(rows: list[dict], pad_id: int, *, side: str) -> dict[str, torch.Tensor]:
+def layout(rows: list[dict], pad_id: int, *, side: str, loss_on: str = "response") -> dict[str, torch.Tensor]:
     """Lay out ``[pre][visual × n_visual][post][target]`` per row and pad to the longest row.
 
     Each row: ``pre``, ``post``, ``target`` (lists of ids, may be empty) and ``n_visual`` (int).
-    Returns ``seq_ids`` (pad/visual positions hold ``pad_id``), ``visual_pos`` (bool), ``attention_mask``
-    and ``labels`` (``IGNORE`` except at target positions). ``side``: "right" (training) or "left"
-    (generation, so every row ends with its last real token).
+    Returns ``seq_ids`` (pad/visual positions hold ``pad_id``), ``visual_pos`` (bool), ``target_pos``
+    (bool, the report + EOS), ``attention_mask`` and ``labels``. ``loss_on="response"``: labels are
+    ``IGNORE`` except at target positions; ``"all"``: the prompt text (``pre``, ``post``) is labelled
+    too, as a plain SFT trainer without a completion-only collator does (LLaMA-XR §3.5, trl
+    SFTTrainer); visual and padding positions are never labelled. ``side``: "right" (training) or
+    "left" (generation, so every row ends with its last real token).
     """
-    seqs, vis, labs = [], [], []
+    if loss_on not in ("response", "all"):
+        raise ConfigError(f"loss_on={loss_on!r}: use response (report + EOS only) or all (prompt text too)")
+    seqs, vis, tgts, labs = [], [], [], []
     for r in rows:
         pre, post, tgt, nv = list(r.get("pre", [])), list(r.get("post", [])), list(r.get("target", [])), int(r.get("n_visual", 0))
         ids = pre + [pad_id] * nv + post + tgt
         seqs.append(ids)
         vis.append([False] * len(pre) + [True] * nv + [False] * (len(post) + len(tgt)))
-        labs.append([IGNORE] * (len(pre) + nv + len(post)) + tgt)
+        tgts.append([False] * (len(pre) + nv + len(post)) + [True] * len(tgt))
+        if loss_on == "all" and tgt:   # generation rows (no target) stay unlabelled
+            labs.append(pre + [IGNORE] * nv + post + tgt)
+        else:
+            labs.append([IGNORE] * (len(pre) + nv + len(post)) + tgt)
     n = max(len(s) for s in seqs)
     b = len(seqs)
     seq_ids = torch.full((b, n), pad_id, dtype=torch.long)
     visual = torch.zeros((b, n), dtype=torch.bool)
+    target = torch.zeros((b, n), dtype=torch.bool)
     mask = torch.zeros((b, n), dtype=torch.long)
     labels = torch.full((b, n), IGNORE, dtype=torch.long)
-    for i, (s, v, l) in enumerate(zip(seqs, vis, labs)):
+    for i, (s, v, t, l) in enumerate(zip(seqs, vis, tgts, labs)):
         k = len(s)
         sl = slice(n - k, n) if side == "left" else slice(0, k)
         seq_ids[i, sl] = torch.tensor(s, dtype=torch.long)
         visual[i, sl] = torch.tensor(v, dtype=torch.bool)
+        target[i, sl] = torch.tensor(t, dtype=torch.bool)
         mask[i, sl] = 1
         labels[i, sl] = torch.tensor(l, dtype=torch.long)
-    return {"seq_ids": seq_ids, "visual_pos": visual, "attention_mask": mask, "labels": labels}
+    return {"seq_ids": seq_ids, "visual_pos": visual, "target_pos": target, "attention_mask": mask,
+            "labels": labels}
 
 
 class Recipe(nn.Module):
@@ -246,7 +260,8 @@ class Recipe(nn.Module):
     def collate(self, examples: list[dict], *, with_targets: bool) -> dict:
         """A batch: right-padded with targets (training, validation), left-padded without (generation)."""
         rows = [{**self.layout_row(e), "target": e["target"] if with_targets else []} for e in examples]
-        batch = layout(rows, self.llm.pad_id, side="right" if with_targets else "left")
+        batch = layout(rows, self.llm.pad_id, side="right" if with_targets else "left",
+                       loss_on=getattr(self.cfg, "loss_on", "response"))
         batch.update(self.collate_inputs(examples))
         batch["ids"] = [e["id"] for e in examples]
         batch["references"] = [e["reference"] for e in examples]

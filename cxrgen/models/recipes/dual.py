@@ -16,7 +16,7 @@ import torch
 
 from cxrgen.errors import InputError
 from cxrgen.models.dual import DualEncoder, info_nce, masked_mean
-from cxrgen.models.recipes.base import IGNORE, DataContext, Recipe, registry_dim, text_ids
+from cxrgen.models.recipes.base import DataContext, Recipe, registry_dim, text_ids
 
 
 def topic_embeddings(llm: Any, topics: tuple[str, ...]) -> torch.Tensor:
@@ -90,9 +90,9 @@ class DualRecipe(Recipe):
                       use_cache=False)
         dc = self.cfg.dual
         # report side: the frozen LLM's input embeddings of the report tokens (EOS excluded), mean-pooled
-        report = (batch["labels"] != IGNORE) & (batch["labels"] != self.llm.eos_id)
+        report = batch["target_pos"] & (batch["seq_ids"] != self.llm.eos_id)
         with torch.no_grad():
-            text = self.lm.get_input_embeddings()(batch["labels"].clamp_min(0))
+            text = self.lm.get_input_embeddings()(batch["seq_ids"])
         t = masked_mean(text.float(), report)
         v = visual.float().mean(1)
         if v.shape[0] > 1:

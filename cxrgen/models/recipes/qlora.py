@@ -1,10 +1,12 @@
-"""LLaMA-XR (Aithal et al. 2025): torchxrayvision pathology scores as text → Llama-3.1-8B-Instruct
-in 4-bit NF4 + double quantisation, LoRA r 16 on q,k,v,o,gate,up,down (41,943,040 trainable).
+"""LLaMA-XR (Jahangir, Kabir, Akter, Jahan & Chau 2025): torchxrayvision pathology scores as text → Llama 3.1 8B
+(base, as the paper; ``llama3.1-8b-instruct`` for the Instruct variant) in 4-bit NF4 + double
+quantisation, LoRA r 16 on q,k,v,o,gate,up,down (41,943,040 trainable).
 
 The prompt is the Alpaca format of the paper's Figure 4 (Unsloth's ``alpaca_prompt``): a general
 instruction, the task instruction, the 36 scores (18 of the frontal view, then 18 of the lateral view,
 in the order the instruction names them) as a Python list, and the report as the response, followed
-by EOS. The loss covers the response and EOS only; at test time the response is left empty.
+by EOS. The loss covers the response and EOS (``loss_on=response``) or, as the paper's trl SFTTrainer
+does, the whole text (``loss_on=all``); at test time the response is left empty.
 
 A study with one view repeats it for the missing one (the paper does not say what it did; R2Gen's
 IU loader does the same with images). Without CUDA (``quant=auto``) the LLM loads unquantised, which
