@@ -11,7 +11,7 @@ _cxrgen() {
 }
 _cxrgen_subs() {
   case "$1" in
-    "") echo "demo embed generate label list prepare report reproduce score status train";;
+    "") echo "audit demo embed generate label list prepare report reproduce score status train";;
     "list") echo "datasets encoders llms modes";;
     "prepare") echo "iu mimic synthetic";;
   esac
@@ -19,10 +19,11 @@ _cxrgen_subs() {
 _cxrgen_opts() {
   case "$1" in
     "") echo "--help --install-completion --show-completion --verbose --version --workspace -v -w";;
+    "audit") echo "--dataset --help --images --json --no-images --strict --strict-reports";;
     "demo") echo "--config --force --help --json --n --seed -c";;
     "embed") echo "--batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --strict --weights --workers -d -e";;
     "generate") echo "--batch-size --beams --checkpoint --config --dry-run --force --help --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split";;
-    "label") echo "--field --help --id-field --out";;
+    "label") echo "--field --help --id-field --labeler --labeler-weights --out --tokenizer";;
     "list") echo "--help";;
     "list datasets") echo "--help --json";;
     "list encoders") echo "--help --json";;
@@ -34,7 +35,7 @@ _cxrgen_opts() {
     "prepare synthetic") echo "--clean --config --dry-run --force --help --layout --n --name --per-image --per-study --root --sections --seed --strict --views -c";;
     "report") echo "--compare --config --force --help --json --max-studies --no-redact --redact --run --run-name --split --thumbnail-size -c";;
     "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-root";;
-    "score") echo "--bootstrap --compare --config --force --help --json --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --uncertain -c";;
+    "score") echo "--bootstrap --compare --config --force --help --json --labeler --labeler-weights --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --tokenizer --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
     "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --run --run-name --seed --weights";;
   esac

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from cxrgen import __version__
-from cxrgen.cli import demo, embed, generate, label, listing, prepare, report, reproduce, score, status, train
+from cxrgen.cli import audit, demo, embed, generate, label, listing, prepare, report, reproduce, score, status, train
 
 app = typer.Typer(
     name="cxrgen",
@@ -50,6 +50,7 @@ app.command("train")(train.train)
 app.command("generate")(generate.generate)
 app.command("score")(score.score)
 app.command("report")(report.report)
+app.command("audit")(audit.audit)
 app.command("label")(label.label)
 app.command("status")(status.status)
 app.command("demo")(demo.demo)

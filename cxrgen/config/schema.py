@@ -172,7 +172,11 @@ class ScoreConfig:
     bootstrap: int = F(1000, "bootstrap resamples for 95% intervals (0: off)")
     seed: int = F(12345, "bootstrap / permutation seed")
     permutations: int = F(10000, "approximate randomization trials for --compare (0: off)")
-    reference_labels: str = F("auto", "auto: data set labels when present, else the labeler on reference text; labeler: always label text")
+    reference_labels: str = F("auto", "headline CE reference labels: auto (data set labels when present, else the "
+                                      "labeler on the reference text) | labeler | dataset; both are always reported")
+    labeler: str = F("rules", "CheXpert-14 labeler: rules (cxrgen's, offline) | chexbert (local chexbert.pth)")
+    labeler_weights: str = F("", "chexbert: chexbert.pth or a folder holding it (never downloaded)")
+    tokenizer: str = F("", "chexbert: folder with the bert-base-uncased tokenizer (vocab.txt)")
 
 
 @dataclass(frozen=True)
