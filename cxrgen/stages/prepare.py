@@ -148,6 +148,8 @@ def run(cfg, *, ws: Workspace, force: bool = False, dry_run: bool = False, stric
             print_summary(name, json.loads(stats_path.read_text()), "up to date")
         return m
     stats = Stats()
+    from cxrgen.data.cleaning import resolve_cleaner  # readers that clean say which rules they used
+    stats.info["clean"] = resolve_cleaner(cfg.clean, "iu" if cfg.dataset == "iu" else "mimic")
     if dry_run:
         doc = _stats_doc(_consume(source, stats, None, cfg.remove_priors), stats)
         _check(name, source, doc, strict)
