@@ -30,6 +30,9 @@ def validate(cfg) -> None:
         if not cfg.root and not cfg.annotation:
             issues.append("`cxrgen prepare mimic` needs --root (the MIMIC-CXR-JPG folder) or --annotation "
                           "(R2Gen's mimic_cxr/annotation.json)")
+        if cfg.images and not cfg.annotation:
+            issues.append("--images is only used with --annotation (R2Gen's mimic_cxr copy); MIMIC-CXR-JPG images "
+                          "are found under --root")
         if cfg.split not in ("official", "r2gen") or (cfg.split == "r2gen" and not cfg.annotation):
             issues.append("MIMIC-CXR uses its official split (or R2Gen's, with --annotation); drop --split")
     if cfg.dataset == "iu":
