@@ -23,7 +23,7 @@ _cxrgen_opts() {
     "demo") echo "--config --force --help --json --n --seed -c";;
     "embed") echo "--batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --strict --weights --workers -d -e";;
     "generate") echo "--batch-size --beams --checkpoint --config --dry-run --force --help --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split";;
-    "label") echo "--field --help --id-field --out";;
+    "label") echo "--field --help --id-field --labeler --labeler-weights --out --tokenizer";;
     "list") echo "--help";;
     "list datasets") echo "--help --json";;
     "list encoders") echo "--help --json";;

@@ -70,7 +70,10 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l field
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l id-field
+complete -c cxrgen -n '__fish_seen_subcommand_from label' -l labeler
+complete -c cxrgen -n '__fish_seen_subcommand_from label' -l labeler-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l out
+complete -c cxrgen -n '__fish_seen_subcommand_from label' -l tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a datasets
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a encoders
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a llms
