@@ -183,17 +183,17 @@ def load_tensors(folder: Path) -> dict:
     return tensors
 
 
-def require_finite_loss(loss: float, step: int, run: str, ckpt_root: Path) -> None:
-    """Stop training before a non-finite loss updates the weights: one line naming the step and the
-    last good checkpoint, which stays in the work folder (nothing is committed)."""
-    import math
-    if math.isfinite(loss):
+def require_finite_loss(first_bad_step: int, run: str, ckpt_root: Path) -> None:
+    """Stop training when a loss was not finite (``first_bad_step`` > 0, the 1-based optimizer step):
+    one line naming the step and the last good checkpoint, which stays in the work folder; nothing is
+    committed. Called before anything is logged or saved, so NaN weights never reach a checkpoint."""
+    if first_bad_step <= 0:
         return
     from cxrgen.errors import DivergedError
     last = find_latest(ckpt_root)
     kept = f"the last good checkpoint {last} is kept" if last else "no checkpoint was saved before it"
-    raise DivergedError(f"train/{run}: loss is {loss} at step {step}; training stopped before this step changed "
-                        f"the weights and nothing was committed; {kept}; lower optim.lr or check the inputs")
+    raise DivergedError(f"train/{run}: loss is not finite (nan or inf) at step {first_bad_step}; training stopped "
+                        f"and nothing was committed; {kept}; lower optim.lr or check the inputs")
 
 
 def resume_entry(src: Path, *, run: str, mode: str, allow_other: bool) -> dict:

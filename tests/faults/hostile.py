@@ -499,8 +499,8 @@ HOSTILE = [
     Case("lr: .inf in a YAML config", "train", _config("optim:\n  lr: .inf\n"), r"optim\.lr=inf is not a finite number",
          "error naming the file's key"),
     Case("loss becomes non-finite during training", "train", _diverging,
-         r"train/div: loss is (nan|inf) at step \d+; training stopped before this step changed the weights and "
-         r"nothing was committed; the last good checkpoint .*step-\d{6} is kept",
+         r"train/div: loss is not finite \(nan or inf\) at step \d+; training stopped and nothing was committed; "
+         r"the last good checkpoint .*step-\d{6} is kept",
          "error naming the step; last good checkpoint kept, nothing committed", check=_not_committed),
     Case("checkpoint with NaN weights", "generate", _nan_checkpoint, r"tensor '.*' holds NaN or inf values",
          "refused when loaded (was: empty predictions, exit 0)"),
