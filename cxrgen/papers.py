@@ -170,8 +170,9 @@ _XR_DIFFERS = (
     "decoding not stated: greedy, at most 100 new tokens",
     "scoring: coco-caption corpus BLEU / METEOR / ROUGE-L, not the paper's per-report NLTK sentence BLEU, "
     "rouge_score ROUGE-L and NLTK METEOR after dropping reports containing 'XXXX'",
-    "views: IU's XML records no view, so the frontal/lateral order is the record's image order unless the "
-    "prepared set carries view metadata (the Kaggle CSVs)",
+    "views: IU's XML records no view; the frontal/lateral pair comes from the DICOM ViewPosition that "
+    "torchxrayvision ships for OpenI (a labelled lateral in 683 of 3,337 studies), else the record's "
+    "image order",
 )
 SETTINGS["llama-xr-iu"] = Setting(
     "llama-xr-iu", LLAMA_XR, "Table 3 (IU X-ray, LLaMA-XR (this study))", "llama-xr-iu.yaml", "iu", "qlora",

@@ -52,8 +52,14 @@ def test_real_openi_views_come_from_the_dicom_metadata_frontal_first(tmp_path, c
     assert [(i["image_id"], i["view"]) for i in recs["CXR1"]["images"]] == [
         ("CXR1_1_IM-0001-3001", "PA"), ("CXR1_1_IM-0001-4001", "PA")]
     assert sum(stats["view_order"].values()) == len(recs) == 3337
-    assert stats["view_order"] == {"DICOM metadata": 2107, "XML order (no view known)": 1089,
-                                   "DICOM metadata (some views blank)": 141}
+    assert stats["view_order"] == {"DICOM metadata": 907, "XML order (no view known)": 1089,
+                                   "DICOM metadata (some views blank)": 141,
+                                   "XML order (DICOM metadata: every image frontal)": 1200}
+    # LLaMA-XR's frontal/lateral pair: the labelled lateral, else the study's other image
+    from cxrgen.data.records import Record
+    from cxrgen.models.recipes.qlora import pick_views
+    assert pick_views(Record.from_dict(recs["CXR1043"])) == ("CXR1043_IM-0035-0001-0002", "CXR1043_IM-0035-0001-0001")
+    assert pick_views(Record.from_dict(recs["CXR1"])) == ("CXR1_1_IM-0001-3001", "CXR1_1_IM-0001-4001")
     assert stats["clean"] == "r2gen-iu"
     for r in recs.values():  # a frontal image, when a study has one, always comes first
         views = [i["view"] for i in r["images"]]
