@@ -33,7 +33,7 @@ _cxrgen_opts() {
     "prepare mimic") echo "--clean --config --deid --dry-run --force --help --name --per-image --per-study --reports --root --sections --views -c";;
     "prepare synthetic") echo "--clean --config --dry-run --force --help --layout --n --name --per-image --per-study --root --sections --seed --views -c";;
     "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-root";;
-    "score") echo "--bootstrap --compare --config --force --help --json --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --uncertain -c";;
+    "score") echo "--bootstrap --compare --config --convention --force --help --json --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --tokenizer --truncate-references --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
     "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --run --run-name --seed --weights";;
   esac

@@ -139,6 +139,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-root
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l bootstrap
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l compare
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l config
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l convention
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l json
@@ -151,6 +152,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenize
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenizer
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l truncate-references
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l uncertain
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from status' -l help

@@ -30,6 +30,12 @@ def score(
     permutations: Optional[int] = typer.Option(None, "--permutations", help="Randomization trials for --compare (default 10000)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the bootstrap and randomization."),
     reference_labels: Optional[str] = typer.Option(None, "--reference-labels", help="auto (data set labels when present) | labeler."),
+    convention: Optional[str] = typer.Option(None, "--convention", help="coco (coco-caption corpus scores) | llama-xr "
+                                             "(LLaMA-XR: per-report NLTK/rouge_score averages, 'XXXX' reports dropped)."),
+    truncate_references: Optional[int] = typer.Option(None, "--truncate-references", help="Cut references to N tokens "
+                                                      "of the run's tokenizer first (R2GenGPT: 60 IU, 100 MIMIC)."),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="LLM whose tokenizer --truncate-references counts "
+                                            "(default in workspace mode: the run's)."),
     as_json: bool = typer.Option(False, "--json", help="Print scores.json to stdout instead of a table."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file."),
     force: bool = typer.Option(False, "--force", help="Workspace mode: rescore even if up to date."),
@@ -42,6 +48,8 @@ def score(
     Example: cxrgen score preds.jsonl --out scores/ --bootstrap 1000
     Example: cxrgen score --run r2gengpt-shallow --split test
     Example: cxrgen score a.jsonl --compare b.jsonl
+    Example: cxrgen score --run r2gengpt-deep-iu --truncate-references 60
+    Example: cxrgen score preds.jsonl --convention llama-xr --metrics bleu,rouge_l
     """
     import json
 
@@ -50,7 +58,8 @@ def score(
     from cxrgen.stages import score as stage
     cfg = build_config(ScoreConfig, config, None, metrics=csv_list(metrics), tokenize=tokenize,
                        uncertain=uncertain, bootstrap=bootstrap, permutations=permutations, seed=seed,
-                       reference_labels=reference_labels)
+                       reference_labels=reference_labels, convention=convention,
+                       truncate_references=truncate_references, tokenizer=tokenizer)
     if preds is not None and run is not None:
         raise ConfigError("give either PREDS.jsonl or --run/--split, not both")
     if preds is None and run is None:
@@ -102,8 +111,13 @@ def print_table(doc: dict, where: Optional[str]) -> None:
         t.add_row(*row)
     c.print(t)
     s = doc["settings"]
-    c.print(f"tokenize={s['tokenize']} uncertain={s['uncertain']} bootstrap={s['bootstrap']} seed={s['seed']}; "
-            f"reference labels: {s['reference_labels']}")
+    c.print(f"convention={s.get('convention', 'coco')} tokenize={s['tokenize']} uncertain={s['uncertain']} "
+            f"bootstrap={s['bootstrap']} seed={s['seed']}; reference labels: {s['reference_labels']}")
+    tr = s.get("truncate_references") or {}
+    if tr.get("tokens"):
+        c.print(f"references cut to {tr['tokens']} tokens of {tr['tokenizer']}: {tr['truncated']} truncated")
+    if doc["counts"].get("dropped_by_convention"):
+        c.print(f"{doc['counts']['dropped_by_convention']} reports dropped by the {s['convention']} convention")
     ea = doc.get("error_analysis") or {}
     if "copying" in ea:
         pri, cop = ea["hallucinated_priors"], ea["copying"]
