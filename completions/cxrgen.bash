@@ -11,7 +11,7 @@ _cxrgen() {
 }
 _cxrgen_subs() {
   case "$1" in
-    "") echo "demo embed generate label list prepare reproduce score status train";;
+    "") echo "audit demo embed generate label list prepare report reproduce score status train";;
     "list") echo "datasets encoders llms modes";;
     "prepare") echo "iu mimic synthetic";;
   esac
@@ -19,8 +19,9 @@ _cxrgen_subs() {
 _cxrgen_opts() {
   case "$1" in
     "") echo "--help --install-completion --show-completion --verbose --version --workspace -v -w";;
+    "audit") echo "--dataset --help --images --json --no-images --strict --strict-reports";;
     "demo") echo "--config --force --help --json --n --seed -c";;
-    "embed") echo "--batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --weights --workers -d -e";;
+    "embed") echo "--batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --strict --weights --workers -d -e";;
     "generate") echo "--batch-size --beams --checkpoint --config --dry-run --force --help --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split";;
     "label") echo "--field --help --id-field --out";;
     "list") echo "--help";;
@@ -29,11 +30,12 @@ _cxrgen_opts() {
     "list llms") echo "--help --json";;
     "list modes") echo "--help --json";;
     "prepare") echo "--help";;
-    "prepare iu") echo "--annotation --clean --config --dry-run --force --help --images --name --per-image --per-study --projections --reports --sections --seed --split --views -c";;
-    "prepare mimic") echo "--clean --config --deid --dry-run --force --help --name --per-image --per-study --reports --root --sections --views -c";;
-    "prepare synthetic") echo "--clean --config --dry-run --force --help --layout --n --name --per-image --per-study --root --sections --seed --views -c";;
+    "prepare iu") echo "--annotation --clean --config --dry-run --force --help --images --name --per-image --per-study --projections --reports --sections --seed --split --strict --views -c";;
+    "prepare mimic") echo "--annotation --clean --config --deid --dry-run --force --help --images --name --per-image --per-study --reports --root --sections --strict --views -c";;
+    "prepare synthetic") echo "--clean --config --dry-run --force --help --layout --n --name --per-image --per-study --root --sections --seed --strict --views -c";;
+    "report") echo "--compare --config --force --help --json --max-studies --no-redact --redact --run --run-name --split --thumbnail-size -c";;
     "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-root";;
-    "score") echo "--bootstrap --compare --config --convention --force --help --json --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --tokenizer --truncate-references --uncertain -c";;
+    "score") echo "--bootstrap --compare --config --convention --force --help --json --labeler --labeler-weights --metrics --out --permutations --records --reference-labels --reference-tokenizer --run --seed --split --tokenize --tokenizer --truncate-references --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
     "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --run --run-name --seed --weights";;
   esac

@@ -39,3 +39,8 @@ class DependencyError(CxrgenError, ImportError):
 
 class WorkspaceWriteError(CxrgenError, OSError):
     """The workspace cannot be written (disk full, read-only); previous artifacts are untouched."""
+
+
+class EmptyResultError(InputError):
+    """A stage would write an artifact with nothing in it (0 records, 0 images, 0 predictions), or one
+    drop reason removed most of the input under ``--strict``."""

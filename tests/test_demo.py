@@ -23,3 +23,23 @@ def test_demo_beats_both_baselines_and_reruns_from_cache(tmp_path):
     assert again.code == 0 and json.loads(again.out)["results"] == res
     st = json.loads(run_cli("status", "--json", workspace=ws).out)["artifacts"]
     assert {a["state"] for a in st} == {"up-to-date"} and len(st) == 10  # prepare, embed, 2 train, 3 generate, 3 score
+    _report_in_browser(ws, tmp_path)
+
+
+def _report_in_browser(ws, tmp_path):
+    """`cxrgen report` on the demo run beside the majority baseline, loaded by headless Chromium."""
+    from tests.report.browser import CHROMIUM, Dom, dump_dom, screenshot
+    r = run_cli("report", "--run", "demo-prefix", "--split", "test", "--compare", "demo-majority/test", workspace=ws)
+    assert r.code == 0, r.err
+    page = ws / "report" / "demo-prefix" / "test" / "index.html"
+    scores = json.loads((ws / "score" / "demo-prefix" / "test" / "scores.json").read_text())
+    n = scores["counts"]["reports"]
+    if CHROMIUM is None:
+        pytest.skip("chromium missing (.ci/run installs it)")
+    dom = Dom(dump_dom(page))
+    assert len(dom.cards) == n and dom.text_by_id["shown"].strip() == f"{n} of {n} shown"
+    assert dom.disagree_chips > 0 and any(c["disagree"] for c in dom.cards)
+    assert {k: m["cells"][1] for k, m in dom.metrics.items()} == {k: f"{v:.4f}" for k, v in scores["metrics"].items()}
+    assert all(len(m["cells"]) == 6 for m in dom.metrics.values())  # with the majority baseline's column and Δ
+    assert dom.external == []
+    screenshot(page, tmp_path / "demo-report.png")

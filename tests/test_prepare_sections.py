@@ -91,7 +91,7 @@ def test_lower_and_none_cleaners():
     assert get_cleaner("lower")("The patient's ET-tube: 5 cm above ___ carina.") == \
         "the patients et tube 5 cm above carina."
     assert get_cleaner("none")("  A \n  b. ") == "A b."
-    assert sorted(CLEANERS.names()) == ["lower", "none", "r2gen-iu", "r2gen-mimic"]
+    assert sorted(CLEANERS.names()) == ["lower", "none", "r2gen-iu", "r2gen-mimic", "r2gengpt-iu", "r2gengpt-mimic"]
     with pytest.raises(ConfigError, match="unknown cleaner 'bogus'"):
         get_cleaner("bogus")
 

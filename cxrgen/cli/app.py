@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from cxrgen import __version__
-from cxrgen.cli import demo, embed, generate, label, listing, prepare, reproduce, score, status, train
+from cxrgen.cli import audit, demo, embed, generate, label, listing, prepare, report, reproduce, score, status, train
 
 app = typer.Typer(
     name="cxrgen",
@@ -49,6 +49,8 @@ app.command("embed", no_args_is_help=False)(embed.embed)
 app.command("train")(train.train)
 app.command("generate")(generate.generate)
 app.command("score")(score.score)
+app.command("report")(report.report)
+app.command("audit")(audit.audit)
 app.command("label")(label.label)
 app.command("status")(status.status)
 app.command("demo")(demo.demo)

@@ -23,6 +23,7 @@ def embed(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML file with embed settings."),
     force: bool = typer.Option(False, "--force", help="Recompute even if up to date; discard a partial run."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print encoder, parameters, output shape, cache size and plan."),
+    strict: bool = typer.Option(False, "--strict", help="Fail (write nothing) when more than half of the images are skipped as unreadable."),
 ) -> None:
     """Embed every image of a prepared data set into embed/<dataset>/<encoder>/features.h5.
 
@@ -39,7 +40,7 @@ def embed(
     cfg = build_config(EmbedConfig, config, overrides, dataset=dataset, encoder=encoder, weights=weights,
                        dtype=dtype, batch_size=batch_size, workers=workers, device=device, on_error=on_error)
     ws = workspace(ctx)
-    m = stage.run(cfg, ws=ws, force=force, dry_run=dry_run)
+    m = stage.run(cfg, ws=ws, force=force, dry_run=dry_run, strict=strict)
     if m is not None:
         from cxrgen.utils import dist
         if dist.is_main():

@@ -24,11 +24,12 @@ app = typer.Typer(
 VIEWS = typer.Option(None, "--views", help="Comma-separated views to keep, e.g. AP,PA (default AP,PA; 'all' keeps every view).")
 PER_IMAGE = typer.Option(None, "--per-image/--per-study", help="One record per image (the paper's image–report pairs) or per study.")
 SECTIONS = typer.Option(None, "--sections", help="findings | impression | findings+impression.")
-CLEAN = typer.Option(None, "--clean", help="r2gen (R2Gen's rules) | lower (lowercase, strip special characters) | none.")
+CLEAN = typer.Option(None, "--clean", help="r2gen (R2Gen's rules) | r2gengpt (R2GenGPT's MIMIC rules, keeps ':') | lower (lowercase, strip special characters) | none.")
 NAME = typer.Option(None, "--name", help="Workspace name of the prepared set (default: the reader's name).")
 CONFIG = typer.Option(None, "--config", "-c", help="YAML config file.")
 FORCE = typer.Option(False, "--force", help="Rebuild even if up to date.")
 DRY = typer.Option(False, "--dry-run", help="Read and count, write nothing.")
+STRICT = typer.Option(False, "--strict", help="Fail (write nothing) when one drop reason removes more than half of the studies.")
 OVERRIDES = typer.Argument(None, help="key=value config overrides, e.g. seed=3.", show_default=False)
 
 
@@ -39,33 +40,42 @@ def _views(v: Optional[str]) -> Optional[tuple]:
 
 
 def _run(ctx: typer.Context, dataset: str, config: Optional[Path], overrides, force: bool, dry_run: bool,
-         preset: Optional[dict] = None, **opts) -> None:
+         preset: Optional[dict] = None, strict: bool = False, **opts) -> None:
     from cxrgen.config.schema import PrepareConfig
     from cxrgen.stages import prepare as stage
     cfg = build_config(PrepareConfig, config, overrides, preset=preset, dataset=dataset, **opts)
-    stage.run(cfg, ws=workspace(ctx), force=force, dry_run=dry_run)
+    stage.run(cfg, ws=workspace(ctx), force=force, dry_run=dry_run, strict=strict)
 
 
 @app.command("mimic")
 def mimic(
     ctx: typer.Context,
-    root: Path = typer.Option(..., "--root", help="MIMIC-CXR-JPG root (holds mimic-cxr-2.0.0-*.csv.gz and files/)."),
+    root: Optional[Path] = typer.Option(None, "--root", help="MIMIC-CXR-JPG root (holds mimic-cxr-2.0.0-*.csv.gz and files/); with --annotation: only for views and CheXpert labels."),
     reports: Optional[Path] = typer.Option(None, "--reports", help="MIMIC-CXR reports: a files/ tree or mimic-cxr-reports.zip (default: --root)."),
+    annotation: Optional[Path] = typer.Option(None, "--annotation", help="R2Gen's mimic_cxr/annotation.json: records, text and split from it (270,790/2,130/3,858)."),
+    images: Optional[Path] = typer.Option(None, "--images", help="With --annotation: the folder its image_path entries start in (default: images/ beside it)."),
     views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
     clean: Optional[str] = CLEAN,
     deid: Optional[str] = typer.Option(None, "--deid", help="keep | normalize the '___' de-identification markers."),
     name: Optional[str] = NAME, config: Optional[Path] = CONFIG, force: bool = FORCE, dry_run: bool = DRY,
-    overrides: Optional[List[str]] = OVERRIDES,
+    strict: bool = STRICT, overrides: Optional[List[str]] = OVERRIDES,
 ) -> None:
-    """MIMIC-CXR-JPG with the official split and AP/PA filter.
+    """MIMIC-CXR-JPG with the official split and AP/PA filter, or R2Gen's mimic_cxr copy.
 
     Example: cxrgen prepare mimic --root /data/mimic-cxr-jpg/2.1.0 --reports /data/mimic-cxr-reports.zip
+
+    Example: cxrgen prepare mimic --annotation /data/mimic_cxr/annotation.json
     """
-    _run(ctx, "mimic", config, overrides, force, dry_run, root=str(root),
-         reports=str(reports) if reports else None, views=_views(views), per_image=per_image,
+    preset = ANNOTATION_DEFAULTS if annotation else None
+    _run(ctx, "mimic", config, overrides, force, dry_run, preset=preset, strict=strict,
+         root=str(root) if root else None, reports=str(reports) if reports else None,
+         annotation=str(annotation) if annotation else None, images=str(images) if images else None,
+         split="r2gen" if annotation else None, views=_views(views), per_image=per_image,
          sections=sections, clean=clean, deid=deid, name=name)
 
 
+# R2Gen's MIMIC copy: its entries as R2GenGPT uses them (every view, R2GenGPT's cleaner)
+ANNOTATION_DEFAULTS = {"views": [], "clean": "r2gengpt"}
 # IU X-ray: every view by default (R2Gen/R2GenGPT use frontal + lateral) and no official split
 IU_DEFAULTS = {"views": [], "split": "random"}
 
@@ -73,21 +83,24 @@ IU_DEFAULTS = {"views": [], "split": "random"}
 @app.command("iu")
 def iu(
     ctx: typer.Context,
-    reports: Path = typer.Option(..., "--reports", help="NLMCXR_reports.tgz, a folder of OpenI XML, or indiana_reports.csv."),
+    reports: Optional[Path] = typer.Option(None, "--reports", help="NLMCXR_reports.tgz, a folder of OpenI XML, or indiana_reports.csv (optional with --annotation)."),
     projections: Optional[Path] = typer.Option(None, "--projections", help="Kaggle indiana_projections.csv (with the CSV reports)."),
-    images: Optional[Path] = typer.Option(None, "--images", help="Folder of the PNG images (optional)."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Folder of the PNG images: OpenI's flat PNGs or R2Gen's <id>/0.png folders (default with --annotation: images/ beside it)."),
     split: Optional[str] = typer.Option(None, "--split", help="r2gen (needs --annotation) | random (by patient, seeded)."),
-    annotation: Optional[Path] = typer.Option(None, "--annotation", help="R2Gen's annotation.json (2,069/296/590)."),
+    annotation: Optional[Path] = typer.Option(None, "--annotation", help="R2Gen's iu_xray/annotation.json (2,069/296/590); alone it gives the records, text and images."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random split."),
     views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
     clean: Optional[str] = CLEAN, name: Optional[str] = NAME, config: Optional[Path] = CONFIG,
-    force: bool = FORCE, dry_run: bool = DRY, overrides: Optional[List[str]] = OVERRIDES,
+    force: bool = FORCE, dry_run: bool = DRY, strict: bool = STRICT, overrides: Optional[List[str]] = OVERRIDES,
 ) -> None:
-    """IU X-ray / OpenI reports (XML tarball read without unpacking, XML folder, or Kaggle CSVs).
+    """IU X-ray / OpenI reports (XML tarball read without unpacking, XML folder, Kaggle CSVs) or R2Gen's iu_xray copy.
 
     Example: cxrgen prepare iu --reports NLMCXR_reports.tgz --split random --seed 0
+
+    Example: cxrgen prepare iu --annotation iu_xray/annotation.json
     """
-    _run(ctx, "iu", config, overrides, force, dry_run, preset=IU_DEFAULTS, reports=str(reports),
+    _run(ctx, "iu", config, overrides, force, dry_run, preset=IU_DEFAULTS, strict=strict,
+         reports=str(reports) if reports else None,
          projections=str(projections) if projections else None, images=str(images) if images else None,
          split=split or ("r2gen" if annotation else None),
          annotation=str(annotation) if annotation else None, seed=seed, views=_views(views),
@@ -103,12 +116,12 @@ def synthetic(
     root: Optional[Path] = typer.Option(None, "--root", help="Where to write the images (default: WORKSPACE/data/<name>)."),
     views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
     clean: Optional[str] = CLEAN, name: Optional[str] = NAME, config: Optional[Path] = CONFIG,
-    force: bool = FORCE, dry_run: bool = DRY, overrides: Optional[List[str]] = OVERRIDES,
+    force: bool = FORCE, dry_run: bool = DRY, strict: bool = STRICT, overrides: Optional[List[str]] = OVERRIDES,
 ) -> None:
     """Make a synthetic CXR data set with visible findings and matching reports, then prepare it.
 
     Example: cxrgen prepare synthetic --n 2000 --seed 0
     """
-    _run(ctx, "synthetic", config, overrides, force, dry_run, n=n, seed=seed, layout=layout,
+    _run(ctx, "synthetic", config, overrides, force, dry_run, strict=strict, n=n, seed=seed, layout=layout,
          root=str(root) if root else None, views=_views(views), per_image=per_image, sections=sections,
          clean=clean, name=name)

@@ -29,20 +29,28 @@ def score(
     bootstrap: Optional[int] = typer.Option(None, "--bootstrap", help="Bootstrap resamples for 95% intervals (0: off; default 1000)."),
     permutations: Optional[int] = typer.Option(None, "--permutations", help="Randomization trials for --compare (default 10000)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the bootstrap and randomization."),
-    reference_labels: Optional[str] = typer.Option(None, "--reference-labels", help="auto (data set labels when present) | labeler."),
+    reference_labels: Optional[str] = typer.Option(None, "--reference-labels", help="Headline CE reference labels: auto "
+                                                   "(data set labels when present) | labeler | dataset; both are reported."),
+    labeler: Optional[str] = typer.Option(None, "--labeler", help="CheXpert-14 labeler: rules (offline, default) | chexbert."),
+    labeler_weights: Optional[Path] = typer.Option(None, "--labeler-weights", help="chexbert: chexbert.pth or a folder "
+                                                   "holding it (local file; never downloaded)."),
+    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="chexbert: folder with the bert-base-uncased "
+                                             "tokenizer (vocab.txt)."),
     convention: Optional[str] = typer.Option(None, "--convention", help="coco (coco-caption corpus scores) | llama-xr "
                                              "(LLaMA-XR: per-report NLTK/rouge_score averages, 'XXXX' reports dropped)."),
     truncate_references: Optional[int] = typer.Option(None, "--truncate-references", help="Cut references to N tokens "
                                                       "of the run's tokenizer first (R2GenGPT: 60 IU, 100 MIMIC)."),
-    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="LLM whose tokenizer --truncate-references counts "
-                                            "(default in workspace mode: the run's)."),
+    reference_tokenizer: Optional[str] = typer.Option(None, "--reference-tokenizer", help="LLM whose tokenizer "
+                                                      "--truncate-references counts (default in workspace mode: the run's)."),
     as_json: bool = typer.Option(False, "--json", help="Print scores.json to stdout instead of a table."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file."),
     force: bool = typer.Option(False, "--force", help="Workspace mode: rescore even if up to date."),
 ) -> None:
     """Score generated reports: BLEU-1..4, METEOR, ROUGE-L, CIDEr (pycocoevalcap, exact) and CheXpert CE.
 
-    Strings are scored as given (cleaning belongs to prepare); CE uses cxrgen's rule-based labeler.
+    Strings are scored as given (cleaning belongs to prepare); CE labels with cxrgen's rule-based labeler
+    or CheXbert from local weights, against the data set's labels and the labeler's labels of the
+    references side by side.
     Never uses the network. METEOR needs Java.
 
     Example: cxrgen score preds.jsonl --out scores/ --bootstrap 1000
@@ -50,6 +58,7 @@ def score(
     Example: cxrgen score a.jsonl --compare b.jsonl
     Example: cxrgen score --run r2gengpt-deep-iu --truncate-references 60
     Example: cxrgen score preds.jsonl --convention llama-xr --metrics bleu,rouge_l
+    Example: cxrgen score preds.jsonl --labeler chexbert --labeler-weights chexbert.pth --tokenizer bert-base-uncased/
     """
     import json
 
@@ -58,8 +67,10 @@ def score(
     from cxrgen.stages import score as stage
     cfg = build_config(ScoreConfig, config, None, metrics=csv_list(metrics), tokenize=tokenize,
                        uncertain=uncertain, bootstrap=bootstrap, permutations=permutations, seed=seed,
-                       reference_labels=reference_labels, convention=convention,
-                       truncate_references=truncate_references, tokenizer=tokenizer)
+                       reference_labels=reference_labels, labeler=labeler,
+                       labeler_weights=str(labeler_weights) if labeler_weights else None,
+                       tokenizer=str(tokenizer) if tokenizer else None, convention=convention,
+                       truncate_references=truncate_references, reference_tokenizer=reference_tokenizer)
     if preds is not None and run is not None:
         raise ConfigError("give either PREDS.jsonl or --run/--split, not both")
     if preds is None and run is None:
@@ -83,6 +94,14 @@ def score(
         print_table(doc, where)
 
 
+def ce_setting(key: str, ce: dict) -> str:
+    """'ref=labeler unc=pos' for a CE metric key (its reference source and uncertain convention), '' otherwise."""
+    if not key.startswith("ce_"):
+        return ""
+    ref = key.partition("@")[2] or ce["headline"]["reference"]
+    return f"{ref} unc={ce['headline']['uncertain']}"
+
+
 def print_table(doc: dict, where: Optional[str]) -> None:
     from rich.table import Table
 
@@ -93,15 +112,20 @@ def print_table(doc: dict, where: Optional[str]) -> None:
     t.add_column("metric", no_wrap=True)
     t.add_column("value", justify="right")
     t.add_column("95% CI", justify="right", no_wrap=True)
+    ce = doc.get("ce") or {}
+    if ce:
+        t.add_column("CE setting", no_wrap=True)
     if cmp:
         t.add_column("other", justify="right")
         t.add_column("Δ", justify="right")
         t.add_column("p (boot / AR)", justify="right")
     for k, v in doc["metrics"].items():
-        if k.startswith("ce_") and not k.split("_")[-2] == "f1":
+        if k.startswith("ce_") and not k.partition("@")[0].split("_")[-2] == "f1":
             continue  # precision/recall are in scores.json / --json
         ci = doc.get("ci95", {}).get(k)
         row = [k, f"{v:.4f}", f"[{ci[0]:.4f}, {ci[1]:.4f}]" if ci else "–"]
+        if ce:
+            row.append(ce_setting(k, ce))
         if cmp:
             o = cmp["other_metrics"].get(k)
             pb = cmp["paired_bootstrap"]["results"].get(k, {})
@@ -113,6 +137,8 @@ def print_table(doc: dict, where: Optional[str]) -> None:
     s = doc["settings"]
     c.print(f"convention={s.get('convention', 'coco')} tokenize={s['tokenize']} uncertain={s['uncertain']} "
             f"bootstrap={s['bootstrap']} seed={s['seed']}; reference labels: {s['reference_labels']}")
+    if ce:
+        c.print(f"CE labeler: {ce['headline']['labeler']}")
     tr = s.get("truncate_references") or {}
     if tr.get("tokens"):
         c.print(f"references cut to {tr['tokens']} tokens of {tr['tokenizer']}: {tr['truncated']} truncated")

@@ -20,14 +20,14 @@ class PrepareConfig:
     root: str = F("", "data set root (MIMIC-CXR-JPG root, IU image dir, synthetic output dir)")
     reports: str = F("", "reports: MIMIC dir or mimic-cxr-reports.zip; IU NLMCXR_reports.tgz, XML dir or indiana_reports.csv")
     projections: str = F("", "IU Kaggle indiana_projections.csv")
-    images: str = F("", "IU image directory (optional)")
+    images: str = F("", "IU image directory, or the image folder of R2Gen's annotation.json (optional)")
     views: tuple[str, ...] = F(("AP", "PA"), "views kept (ViewPosition); empty keeps all")
     per_image: bool = F(False, "one record per image instead of per study")
     sections: Literal["findings", "impression", "findings+impression"] = F("findings", "sections that form the report")
-    clean: Literal["r2gen", "lower", "none"] = F("r2gen", "report cleaning convention")
+    clean: Literal["r2gen", "r2gengpt", "lower", "none"] = F("r2gen", "report cleaning convention")
     deid: Literal["keep", "normalize"] = F("keep", "keep MIMIC's '___' de-identification markers or normalise them")
     split: Literal["official", "r2gen", "random"] = F("official", "split policy (IU: r2gen or random)")
-    annotation: str = F("", "R2Gen annotation.json for --split r2gen")
+    annotation: str = F("", "R2Gen annotation.json (iu_xray or mimic_cxr) for --split r2gen")
     val_frac: float = F(0.1, "random split: validation fraction (by patient)")
     test_frac: float = F(0.2, "random split: test fraction (by patient)")
     seed: int = F(0, "seed for random splits and synthetic data")
@@ -175,12 +175,33 @@ class ScoreConfig:
     bootstrap: int = F(1000, "bootstrap resamples for 95% intervals (0: off)")
     seed: int = F(12345, "bootstrap / permutation seed")
     permutations: int = F(10000, "approximate randomization trials for --compare (0: off)")
-    reference_labels: str = F("auto", "auto: data set labels when present, else the labeler on reference text; labeler: always label text")
+    reference_labels: str = F("auto", "headline CE reference labels: auto (data set labels when present, else the "
+                                      "labeler on the reference text) | labeler | dataset; both are always reported")
+    labeler: str = F("rules", "CheXpert-14 labeler: rules (cxrgen's, offline) | chexbert (local chexbert.pth)")
+    labeler_weights: str = F("", "chexbert: chexbert.pth or a folder holding it (never downloaded)")
+    tokenizer: str = F("", "chexbert: folder with the bert-base-uncased tokenizer (vocab.txt)")
     convention: Literal["coco", "llama-xr"] = F("coco", "coco: coco-caption corpus scores; llama-xr: LLaMA-XR's per-report "
                                                        "NLTK BLEU / rouge_score ROUGE-L / NLTK METEOR after dropping 'XXXX' reports")
     truncate_references: int = F(0, "cut references to N tokens of the run's tokenizer before scoring (R2GenGPT: "
                                      "max_length 60 IU, 100 MIMIC; 0: off)")
-    tokenizer: str = F("", "tokenizer for --truncate-references: LLM alias, HF id or folder (workspace mode: the run's LLM)")
+    reference_tokenizer: str = F("", "tokenizer for --truncate-references: LLM alias, HF id or folder (workspace mode: "
+                                     "the run's LLM)")
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    run: str = F("", "run whose generated reports to show (default: the latest finished training run)")
+    split: str = F("test", "folder under generate/<run>/ (test, val, test-shuffled, …)")
+    compare: str = F("", "another scored system on the same references, RUN or RUN/SPLIT: metrics side by side, paired differences")
+    redact: bool = F(False, "replace report text by its finding labels (no free text in the page)")
+    max_studies: int = F(1000, "study cards on the page, the worst first (report CE F1, then ROUGE-L)")
+    thumbnail_size: int = F(192, "longest side of the embedded X-ray thumbnails in pixels (0: no images)")
+
+    def __post_init__(self) -> None:
+        if self.max_studies < 1:
+            raise ConfigError(f"--max-studies must be ≥ 1, got {self.max_studies}")
+        if not 0 <= self.thumbnail_size <= 1024:
+            raise ConfigError(f"--thumbnail-size must be in [0, 1024] pixels, got {self.thumbnail_size}")
 
 
 @dataclass(frozen=True)

@@ -330,5 +330,9 @@ class MimicSource:
                              "(or the folder holding files/pXX/…)")
 
 
-def read(cfg, **kw) -> MimicSource:
+def read(cfg, **kw):
+    """The MIMIC-CXR-JPG tables (``--root``), or R2Gen's copy when ``--annotation`` is given."""
+    if cfg.annotation:
+        from cxrgen.data.mimic_r2gen import MimicAnnotationSource
+        return MimicAnnotationSource(cfg)
     return MimicSource(cfg, **kw)

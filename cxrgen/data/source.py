@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator, Protocol
 
-from cxrgen.data.cleaning import get_cleaner
+from cxrgen.data.cleaning import get_cleaner, resolve_cleaner
 from cxrgen.data.records import FRONTAL, Record
 from cxrgen.data.sections import Sections, apply_deid, report_text
 
@@ -25,6 +25,7 @@ NO_IMAGE = "no image"
 IMAGE_MISSING = "image file missing"
 NO_SPLIT = "not in split file"
 NOT_IN_ANNOTATION = "not in annotation.json"
+EMPTY_REPORT = "empty report in annotation.json"
 MAX_EXAMPLES = 20
 
 
@@ -33,6 +34,8 @@ class Stats:
     dropped: Counter = field(default_factory=Counter)
     notes: Counter = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+    # what the reader decided (cleaner, view-order sources, header corrections), written to stats.json
+    info: dict = field(default_factory=lambda: {"view_order": Counter(), "header_corrections": Counter()})
 
     def drop(self, reason: str, example: str | None = None, n: int = 1) -> None:
         self.dropped[reason] += n
@@ -70,7 +73,13 @@ class ReportMaker:
     def __init__(self, cfg, family: str):
         self.which, self.deid = cfg.sections, cfg.deid
         self.clean = get_cleaner(cfg.clean, family)
+        self.name = resolve_cleaner(cfg.clean, family)
         self.missing = NO_SECTION.format(section=cfg.sections)
+
+    def clean_text(self, text: str) -> str:
+        """A report given as one text (R2Gen's annotation.json): de-id policy and cleaner only, on the
+        text exactly as given (R2GenGPT cleans the raw annotation text; collapsing first would differ)."""
+        return self.clean(apply_deid(text, self.deid)) if text.strip() else ""
 
     def __call__(self, s: Sections) -> str:
         body = report_text(s, self.which)

@@ -145,9 +145,9 @@ def _from_sums(sums: dict[str, np.ndarray], total: np.ndarray) -> dict[str, np.n
             out[name] = s[:, 0] / total
         elif name.startswith("mean:"):   # any metric that is a plain mean of per-report values
             out[name[5:]] = s[:, 0] / total
-        elif name.startswith("ce:"):
-            subset = name.split(":", 1)[1]
+        elif name.startswith("ce:"):  # ce:<subset> or ce:<subset>@ref=<source> (score_ce.suffix)
+            subset, at, source = name.split(":", 1)[1].partition("@")
             c = s.shape[1] // 9
             for k, v in ce_mod.from_totals(s[:, : 3 * c].reshape(-1, c, 3), s[:, 3 * c: 3 * c + 6] / total[:, None]).items():
-                out[f"ce_{k}_{subset}"] = v
+                out[f"ce_{k}_{subset}{at}{source}"] = v
     return out

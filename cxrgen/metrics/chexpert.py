@@ -47,8 +47,11 @@ def _words_then_end(cues: str, max_words: int) -> re.Pattern:
 
 
 def _start_then(cues: str, max_words: int) -> re.Pattern:
-    # at most `max_words` words after the mention, then a cue
-    return re.compile(rf"^[^\w?]*(?:[\w'-]+[^\w?]+){{0,{max_words}}}?(?:{cues})(?:\b|(?<=\?))")
+    # at most `max_words` words after the mention, then a cue; a skipped word is never a predicate word, so
+    # "cardiomegaly is present and pneumonia cannot be excluded" does not reach cardiomegaly; nor does a
+    # cue after a comma ("effusion with atelectasis, pneumonia cannot be excluded": see _tail for lists)
+    word = rf"(?!(?:{R.PREDICATE})\b)[\w'-]+"
+    return re.compile(rf"^[^\w?,]*(?:{word}[^\w?,]+){{0,{max_words}}}?(?:{cues})(?:\b|(?<=\?))")
 
 
 class Labeler:
@@ -56,11 +59,12 @@ class Labeler:
 
     NEG_WINDOW = 10
     UNC_WINDOW = 8
+    TAIL_GAP = 12  # most words between a mention and the predicate its after-mention cues are read from
 
     def __init__(self) -> None:
         b = r"(?<![\w-])(?:{})(?![\w-])"
         self.mention = {c: re.compile(b.format(_alt(p))) for c, p in R.MENTIONS.items()}
-        self.mention[_OTHER] = re.compile(b.format(_alt(R.OTHER)))
+        self.mention[_OTHER] = re.compile(b.format(_alt([*R.OTHER, R.NONLUNG_LESION])))
         self.subject = {c: re.compile(b.format(_alt(p))) for c, p in R.SUBJECTS.items()}
         self.unmention = {c: re.compile(b.format(_alt(p))) for c, p in R.UNMENTIONS.items()}
         self.heart_failure = re.compile(r"\b(?:chf|(?:congestive )?heart failure|congestive failure)\b")
@@ -73,15 +77,25 @@ class Labeler:
         self.neg_after = _start_then(R.NEG_AFTER, 4)
         self.unc_before = _words_then_end(R.UNC_BEFORE, self.UNC_WINDOW)
         self.unc_after = _start_then(R.UNC_AFTER, 2)
+        # the same after-mention cues, read from the clause's predicate (see _tail)
+        self.predicate = re.compile(rf"\b(?:{R.PREDICATE})\b")
+        self.coordinator = re.compile(r"\b(?:and|or|as well as)\b")
+        self.pre_unc_tail = _start_then(R.PRE_NEG_UNCERTAIN_AFTER, 1)
+        self.neg_tail = _start_then(R.NEG_AFTER, 1)
+        self.unc_tail = _start_then(R.UNC_AFTER, 1)
+        self.site = _site_patterns()
         self.q_unc = re.compile(rf"\b(?:{R.QUAL_UNCERTAIN})\b")
         self.q_pos = re.compile(rf"\b(?:{R.QUAL_POSITIVE})\b")
         self.q_neg = re.compile(rf"\b(?:{R.QUAL_NEGATIVE})\b")
         self.q_not = re.compile(r"\b(?:not|no|without)\b")
         self.q_stop = re.compile(r"[,:]|\band\b(?! (?:\w+ )?(?:mediastin|cardiomediastin|contour|hila|pulmonary vasc|vasculature))")
+        # in a predicate ("are stable and within normal limits") "and" joins qualifiers, not subjects
+        self.q_stop_tail = re.compile(r"[,:]|\band\b(?! (?:\w+ )?(?:within|normal|unremarkable|stable|unchanged|enlarged|"
+                                      r"top|upper|borderline|mildly|moderately|markedly|slightly|not|again))")
         self.slash = re.compile(r"(?<=[a-z])/(?=[a-z])")
         # literal prefilters: skip a regex when none of its anchor substrings occurs in the report
         self.pre_mention = {c: _union(p) for c, p in R.MENTIONS.items()}
-        self.pre_mention[_OTHER] = _union(R.OTHER)
+        self.pre_mention[_OTHER] = _union([*R.OTHER, R.NONLUNG_LESION])
         self.pre_subject = {c: _union(p) for c, p in R.SUBJECTS.items()}
         self.pre_unmention = {c: _union(p) for c, p in R.UNMENTIONS.items()}
         self.pre_term = _union([R.TERMINATORS])
@@ -99,13 +113,38 @@ class Labeler:
         return t
 
     def classify(self, pre: str, post: str) -> int:
-        if self.pre_unc_before.search(pre) or self.pre_unc_after.match(post):
+        tail = self._tail(post)
+        if self.pre_unc_before.search(pre) or self.pre_unc_after.match(post) \
+                or (tail is not None and self.pre_unc_tail.match(tail)):
             return -1
-        if self.neg_before.search(pre) or self.neg_after.match(post):
+        if self.neg_before.search(pre) or self.neg_after.match(post) or (tail is not None and self.neg_tail.match(tail)):
             return 0
-        if self.unc_before.search(pre) or self.unc_after.match(post):
+        if self.unc_before.search(pre) or self.unc_after.match(post) or (tail is not None and self.unc_tail.match(tail)):
             return -1
         return 1
+
+    def _tail(self, post: str, adjacent: bool = False) -> Optional[str]:
+        """The clause after a mention from its predicate on, when the words before it are a location or a
+        coordinated subject; None otherwise.
+
+        "… at the left base cannot be excluded" → "cannot be excluded"; "… and the small effusion have
+        resolved" → "have resolved". The gap holds no predicate word by construction; a comma in it must
+        belong to a list ("A, B and C are normal"), not start another phrase ("A with B, C cannot be
+        excluded" leaves A alone). ``adjacent`` also returns a predicate right after the mention.
+        """
+        m = self.predicate.search(post)
+        if m is None:
+            return None
+        gap = post[:m.start()]
+        if (not adjacent and not gap.strip()) or len(gap.split()) > self.TAIL_GAP:
+            return None
+        if "," in gap and not self.coordinator.search(gap.rsplit(",", 1)[1]):
+            return None
+        return post[m.start():]
+
+    def _nonlung(self, post: str, cls: str) -> bool:
+        """Whether a Lung Lesion / Lung Opacity mention is located outside the lung by the words after it."""
+        return cls in self.site and any(rx.match(post) for rx in self.site[cls])
 
     def label(self, text: str) -> dict[str, Label]:
         t = self.normalise(text or "")
@@ -146,7 +185,9 @@ class Labeler:
                 if any(us < e and s < ue for us, ue in spans):
                     continue
                 left, right = bounds(s, e)
-                add(cls, self.classify(t[left:s], t[e:right]))
+                v = self.classify(t[left:s], t[e:right])
+                # "nodular density in the left breast": a finding, but not of the lung
+                add(_OTHER if self._nonlung(t[e:right], cls) else cls, v)
         for cls, rx in self.subject.items():
             if not _hit(self.pre_subject[cls], t):
                 continue
@@ -178,7 +219,11 @@ class Labeler:
         words = window.split()
         window = " ".join(words[:9])
         before = " ".join(t[left:s].split()[-3:])
-        for text, after in ((window, True), (before, False)):
+        tail = self._tail(post, adjacent=True)
+        if tail is not None:  # "the heart, mediastinum and hila are normal": the shared predicate, last
+            stop = self.q_stop_tail.search(tail)
+            tail = " ".join((tail[:stop.start()] if stop else tail).split()[:9])
+        for text, after in ((window, True), (before, False), (tail or "", True)):
             if self.q_unc.search(text):
                 return -1
             q = self.q_pos.search(text)
@@ -204,6 +249,17 @@ def default_labeler() -> Labeler:
 
 def label_reports(texts: Sequence[str]) -> list[dict[str, Label]]:
     return default_labeler().label_many(texts)
+
+
+def _site_patterns() -> dict[str, list[re.Pattern]]:
+    """Non-lung site phrases right after a mention: up to 2 words, a preposition, up to 5 words, a site;
+    no lung word on the way ("opacity at the left base overlying the spine" stays a lung opacity)."""
+    word = rf"(?:(?!(?:{R.LUNG_WORDS})\b)[\w'-]+)"
+    lead = rf"^\W*(?:{word}\W+){{0,2}}?"
+    between = rf"(?:{word}\s+){{0,5}}?"
+    inside = re.compile(rf"{lead}(?:{R.SITE_PREP_IN})\s+{between}(?:{R.EXTRATHORACIC_SITES}|{R.THORACIC_BONES})\b")
+    over = re.compile(rf"{lead}(?:{R.SITE_PREP_OVER})\s+{between}(?:{R.EXTRATHORACIC_SITES})\b")
+    return {"Lung Lesion": [inside, over], "Lung Opacity": [inside, over]}
 
 
 # --------------------------------------------------------------------------------- literal prefilter

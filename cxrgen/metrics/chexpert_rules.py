@@ -141,7 +141,10 @@ PRE_NEG_UNCERTAIN_BEFORE = (r"(?:cannot|can ?not|could not|can't|not|difficult t
                             r"(?:exclude|excluded|rule out|ruled out|be excluded)|(?:to )?exclude|rule out|r/o|"
                             r"question(?:able)?(?: of)?|evaluate for|assess for")
 PRE_NEG_UNCERTAIN_AFTER = (r"(?:is |are |was |were )?(?:\w+ )?(?:not|cannot|can ?not|could not|can't) (?:be )?"
-                           r"(?:entirely |completely |definitely |totally |fully )?(?:excluded|ruled out|exclude|rule(?:d)? out)")
+                           r"(?:entirely |completely |definitely |definitively |totally |fully |confidently )?"
+                           r"(?:excluded|ruled out|exclude|rule(?:d)? out)|"
+                           r"(?:is |are |was |were |would be |may be |remains? )?(?:\w+ )?(?:difficult|hard|impossible) to "
+                           r"(?:entirely |completely |definitely |fully )?(?:exclude|rule out)")
 
 NEG_BEFORE = (r"no|not|without|negative for|free of|clear of|absence of|absent|resolution of|resolved|resolving of|"
               r"removal of|removed|rather than|never|nor|neither|none|no longer|exclude[sd]?|ruled out|no evidence of|"
@@ -158,7 +161,35 @@ UNC_BEFORE = (r"possible|possibly|may|might|could|questionable|question of|quest
               r"raises? (?:the )?(?:possibility|question) of|borderline|cannot be characterized|"
               r"(?:may|could|might) (?:also )?(?:be|represent|reflect|indicate)")
 UNC_AFTER = (r"\?|(?:is |are |was |were )(?:\w+ )?(?:possible|possibly|suspected|questioned|questionable|likely|"
-             r"probable|not (?:certain|definite)|suspicious)|(?:versus|vs)\b")
+             r"probable|not (?:certain|definite)|suspicious|a (?:possibility|consideration))|(?:versus|vs)\b|"
+             r"(?:may|might|could) (?:also |still )?(?:be )?(?:present|there|developing|seen)")
+
+# the first word of a clause's predicate ("... have resolved", "... cannot be excluded"): the after-mention rules
+# are also tried from here, so a cue far from the mention still reaches it across a coordinated subject
+# ("effusion and the small pneumothorax have resolved") or a location ("consolidation at the left base is
+# not excluded"). The words between mention and predicate contain no predicate word, by construction.
+PREDICATE = (r"is|are|was|were|has|have|had|cannot|can ?not|can't|could|may|might|would|should|will|"
+             r"remains?|appears?|persists?|seems?|looks?|not|no longer")
+# lung anatomy: a site phrase containing one of these is in the lung ("opacity at the left base overlying the spine")
+LUNG_WORDS = (r"lungs?|lingula\w*|hil(?:um|a|ar)|hemithora(?:x|ces)|bases?|apex|apices|apical|zones?|fields?|segments?|"
+              r"segmental|parenchym\w*|basilar|bibasilar|basal|retrocardiac|perihilar|pulmonary|lobes?(?! of the (?:liver|thyroid))|"
+              r"lobar|costophrenic|airspace|alveolar")
+# sites outside the lung that a Lung Lesion / Lung Opacity mention can be in or project over
+# ("nodular density in the left breast", "soft tissue opacity projecting over the left shoulder")
+EXTRATHORACIC_SITES = (r"shoulders?|humer(?:us|i|al (?:head|neck|shaft))|breasts?|nipples?|axill(?:a|ae|ary)|neck|"
+                       r"supraclavicular (?:region|fossa|soft tissues?)|thyroid(?: gland)?|abdomen|upper abdomen|"
+                       r"(?:right|left) upper quadrant|liver|spleen|kidneys?|stomach|gastric (?:fundus|bubble)|bowel|colon|"
+                       r"gallbladder|soft tissues?|skin|chest wall")
+# bones of the thorax: only a lesion *in* them is non-lung ("lesion of the rib"); projecting over a rib or the
+# clavicle is how lung nodules are often located, so that still counts
+THORACIC_BONES = (r"ribs?|clavicles?|scapulae?|scapular|sternum|spine|vertebrae?|vertebral bod(?:y|ies)|"
+                  r"(?:[tlc]\d{1,2}|thoracic|lumbar|cervical) (?:vertebral body|vertebra|spine)|spinous process(?:es)?|"
+                  r"bones?|osseous structures")
+SITE_PREP_IN = r"in|of|within|involving|throughout|arising from|from"
+SITE_PREP_OVER = r"over|overlying|projecting over|projects over|projecting on|superimposed on|at|near|along"
+# a finding that is not a lung lesion or opacity because of where it is: stops "No Finding" like OTHER does
+NONLUNG_LESION = (r"(?:bone|bony|osseous|lytic|sclerotic|blastic|expansile|skin|cutaneous|soft tissue|breast|thyroid) "
+                  r"(?:lesions?|nodules?|masse?s?|densit(?:y|ies)|opacit(?:y|ies))")
 
 # words that look like negations but are not ("no change in the effusion")
 PSEUDO_NEG = (r"no (?:significant |definite |appreciable |substantial |interval |\w+ )?(?:change|changes|increase|"

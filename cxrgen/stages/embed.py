@@ -30,6 +30,7 @@ from cxrgen.utils import dist
 from cxrgen.workspace.artifact import ArtifactBuild, upstream
 from cxrgen.workspace.layout import FILES, Workspace
 from cxrgen.workspace.manifest import Manifest, package_versions
+from cxrgen.workspace.yields import check_yield
 
 log = logging.getLogger("cxrgen")
 MAX_LISTED_ERRORS = 1000
@@ -175,7 +176,8 @@ def render_plan(p: dict) -> str:
     ])
 
 
-def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False) -> Manifest | None:
+def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False,
+        strict: bool = False) -> Manifest | None:
     if dry_run:
         print(render_plan(plan(cfg, ws)))
         return None
@@ -184,6 +186,9 @@ def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
     rank, world = dist.rank(), dist.world_size()
     rec_entry, prep = upstream(ws, "prepare", cfg.dataset)
     items = list_images(ws, cfg.dataset, prep)
+    if not items:
+        check_yield(f"embed/{cfg.dataset}/{cfg.encoder}", 0, {}, unit="images",
+                    default_fix=f"prepare/{cfg.dataset} lists no image; re-run `cxrgen prepare` with the images")
     enc = load_encoder(cfg.encoder, cfg.weights)
     weights_sha = enc.weights_sha256()
     inputs = [rec_entry, {"kind": "value", "name": "weights", "sha256": weights_sha}]
@@ -197,7 +202,7 @@ def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
         _embed_shards(cfg, enc, items, build.work_dir, rank, world)
         dist.barrier()
         if rank == 0:
-            manifest = _merge(cfg, enc, items, build, weights_sha)
+            manifest = _merge(cfg, enc, items, build, weights_sha, strict)
         dist.barrier()
     if manifest is None:
         from cxrgen.workspace.manifest import read_manifest
@@ -261,7 +266,8 @@ def _flush(work: Path, bounds: tuple[int, int], acc: dict, enc, dtype, write_sha
                 np.asarray(acc["skipped"]), acc["errors"])
 
 
-def _merge(cfg: EmbedConfig, enc, items: list[Item], build: ArtifactBuild, weights_sha: str) -> Manifest:
+def _merge(cfg: EmbedConfig, enc, items: list[Item], build: ArtifactBuild, weights_sha: str,
+           strict: bool = False) -> Manifest:
     from cxrgen.data.features import read_shard, write_feature_cache
     work = build.work_dir
     shards_ = shard_ranges(len(items), cfg.batch_size, cfg.shard_size)
@@ -272,6 +278,8 @@ def _merge(cfg: EmbedConfig, enc, items: list[Item], build: ArtifactBuild, weigh
     data = [read_shard(work / shard_name(*s)) for s in shards_]
     ids = [items[int(i)].image_id for d in data for i in d["index"]]
     skipped = [{"id": items[int(i)].image_id, "error": str(e)} for d in data for i, e in zip(d["skipped"], d["errors"])]
+    check_yield(f"embed/{cfg.dataset}/{cfg.encoder}", len(ids), {"unreadable image": len(skipped)}, unit="images",
+                default_fix=f"e.g. {skipped[0]['id']}: {skipped[0]['error']}" if skipped else "", strict=strict)
     versions = package_versions()
     attrs = {"encoder": cfg.encoder, "weights_sha256": weights_sha, "weights_source": enc.weights_source,
              "preprocessing": json.dumps(enc.preprocess.describe(), sort_keys=True), "dtype": cfg.dtype,

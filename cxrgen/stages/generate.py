@@ -174,8 +174,10 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
     records = load_records(ws.records_path(tcfg.dataset), cfg.split)
     if cfg.limit:
         records = records[: cfg.limit]
-    if not records:
-        raise InputError(f"{ws.records_path(tcfg.dataset)}: no records in split {cfg.split!r}")
+    if not records:  # the shared empty-result rule: never a preds.jsonl with 0 predictions
+        from cxrgen.workspace.yields import check_yield
+        check_yield(f"generate/{cfg.run}/{cfg.split}", 0, {}, unit="predictions",
+                    default_fix=f"{ws.records_path(tcfg.dataset)} has no record in split {cfg.split!r}")
     if cfg.shuffle_features:
         records = shuffled(records, cfg.seed)
     if dry_run:

@@ -27,13 +27,17 @@ def validate(cfg) -> None:
     """Collect every problem with the option combination and raise once."""
     issues = []
     if cfg.dataset == "mimic":
-        if not cfg.root:
-            issues.append("`cxrgen prepare mimic` needs --root (the MIMIC-CXR-JPG folder)")
-        if cfg.split != "official":
-            issues.append("MIMIC-CXR uses its official split; drop --split")
+        if not cfg.root and not cfg.annotation:
+            issues.append("`cxrgen prepare mimic` needs --root (the MIMIC-CXR-JPG folder) or --annotation "
+                          "(R2Gen's mimic_cxr/annotation.json)")
+        if cfg.split not in ("official", "r2gen") or (cfg.split == "r2gen" and not cfg.annotation):
+            issues.append("MIMIC-CXR uses its official split (or R2Gen's, with --annotation); drop --split")
     if cfg.dataset == "iu":
-        if not cfg.reports:
-            issues.append("`cxrgen prepare iu` needs --reports (NLMCXR_reports.tgz, an XML folder or indiana_reports.csv)")
+        if not cfg.reports and not cfg.annotation:
+            issues.append("`cxrgen prepare iu` needs --reports (NLMCXR_reports.tgz, an XML folder or indiana_reports.csv) "
+                          "or --annotation (R2Gen's iu_xray/annotation.json)")
+        if not cfg.reports and cfg.annotation and cfg.split != "r2gen":
+            issues.append("with --annotation alone the split is R2Gen's: drop --split")
         if cfg.split == "official":
             issues.append("IU X-ray has no official split: use --split random [--seed N] or --split r2gen --annotation annotation.json")
         if cfg.split == "r2gen" and not cfg.annotation:
@@ -83,8 +87,22 @@ def _consume(source: Source, stats: Stats, out: Path | None) -> dict:
 
 
 def _stats_doc(summary: dict, stats: Stats) -> dict:
+    info = {k: dict(v.most_common()) if isinstance(v, Counter) else v for k, v in stats.info.items()}
     return dict(summary, dropped=dict(stats.dropped.most_common()), notes=dict(stats.notes.most_common()),
-                examples=stats.examples)
+                examples=stats.examples, **{k: v for k, v in info.items() if v})
+
+
+def _check(name: str, source: Source, doc: dict, strict: bool) -> None:
+    """Refuse an empty artifact; warn (``--strict``: refuse) when one drop reason removed most studies."""
+    from cxrgen.workspace.yields import check_yield
+    hints = source.hints() if hasattr(source, "hints") else {}
+    check_yield(f"prepare/{name}", doc["records"], doc["dropped"], unit="studies", fixes=hints,
+                default_fix="see stats.json examples and `cxrgen prepare --help`", strict=strict)
+    unmatched = doc.get("unmatched_annotation_ids")
+    if unmatched:
+        n = doc["notes"].get("annotation.json ids without a matching report", len(unmatched))
+        log.warning("prepare/%s: %d annotation.json id(s) have no matching report (e.g. %s)", name, n,
+                    ", ".join(unmatched))
 
 
 def print_summary(name: str, doc: dict, status: str) -> None:
@@ -114,7 +132,7 @@ def print_summary(name: str, doc: dict, status: str) -> None:
         con.print(d)
 
 
-def run(cfg, *, ws: Workspace, force: bool = False, dry_run: bool = False) -> Manifest | None:
+def run(cfg, *, ws: Workspace, force: bool = False, dry_run: bool = False, strict: bool = False) -> Manifest | None:
     """Build (or reuse) ``prepare/<name>``; returns its manifest (``None`` for a dry run that had to read)."""
     validate(cfg)
     name = check_name(cfg.name or cfg.dataset, "--name")
@@ -131,11 +149,13 @@ def run(cfg, *, ws: Workspace, force: bool = False, dry_run: bool = False) -> Ma
     stats = Stats()
     if dry_run:
         doc = _stats_doc(_consume(source, stats, None), stats)
+        _check(name, source, doc, strict)
         print_summary(name, doc, "dry run, nothing written")
         return None
     with build:
         try:
             doc = _stats_doc(_consume(source, stats, build.work_dir / FILES["records"]), stats)
+            _check(name, source, doc, strict)
             atomic_write_json(build.work_dir / FILES["stats"], doc)
             m = build.commit([FILES["records"], FILES["stats"]],
                              counts={"records": doc["records"], "images": doc["images"], **doc["splits"]},

@@ -16,6 +16,7 @@ import logging
 import subprocess
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -28,8 +29,7 @@ from cxrgen.workspace.hashing import file_sha256, json_hash
 log = logging.getLogger("cxrgen.score")
 
 GROUPS = ("bleu", "meteor", "rouge_l", "cider", "ce")
-LABELER_NAME = "cxrgen-rules-1 (rule-based CheXpert-style; not the Stanford CheXpert/CheXbert labeler)"
-HEADLINE_CE = [(avg, stat) for avg in ("micro", "macro", "example") for stat in ("precision", "recall", "f1")]
+REFERENCE_LABELS = ("auto", "labeler", "dataset")
 
 
 # --------------------------------------------------------------------------------- input
@@ -44,6 +44,10 @@ class Preds:
     def fingerprint(self) -> str:
         """Hash of the reference set: the (id, reference) pairs, independent of line order."""
         return json_hash(sorted(zip(self.ids, self.refs)))
+
+    def labelled_fingerprint(self, labeler: Optional[str]) -> str:
+        """The reference set plus the labeler that labels it: runs labelled differently do not compare."""
+        return self.fingerprint if labeler is None else json_hash([self.fingerprint, labeler])
 
 
 def load_preds(path: str | Path) -> Preds:
@@ -113,8 +117,10 @@ def check_config(cfg: ScoreConfig) -> list[str]:
                           f"choose from {','.join(GROUPS)}")
     if cfg.bootstrap < 0 or cfg.permutations < 0:
         raise ConfigError("--bootstrap and --permutations must be >= 0")
-    if cfg.reference_labels not in ("auto", "labeler"):
-        raise ConfigError(f"reference_labels {cfg.reference_labels!r}: choose auto or labeler")
+    if cfg.reference_labels not in REFERENCE_LABELS:
+        raise ConfigError(f"--reference-labels {cfg.reference_labels!r}: choose {' | '.join(REFERENCE_LABELS)}")
+    if "ce" in groups:
+        labeler_for(cfg)  # unknown kind or missing weights: one line before any work
     if cfg.truncate_references < 0:
         raise ConfigError(f"--truncate-references {cfg.truncate_references}: give a token count >= 1 (0: off)")
     coco_meteor = "meteor" in groups and cfg.convention == "coco"
@@ -125,6 +131,18 @@ def check_config(cfg: ScoreConfig) -> list[str]:
         from cxrgen.metrics.nlg import java_path
         java_path()  # DependencyError with install instructions before any work
     return groups
+
+
+def labeler_for(cfg: ScoreConfig):
+    """The configured labeler, built once per process (CheXbert weights load once for --compare too)."""
+    from cxrgen.metrics.labelers import LabelerSpec
+    return _labeler(LabelerSpec(cfg.labeler, cfg.labeler_weights, cfg.tokenizer))
+
+
+@lru_cache(maxsize=2)
+def _labeler(spec):
+    from cxrgen.metrics.labelers import make_labeler
+    return make_labeler(spec)
 
 
 def apply_convention(cfg: ScoreConfig, preds: Preds) -> tuple[Preds, list[str]]:
@@ -145,7 +163,7 @@ def truncate(cfg: ScoreConfig, preds: Preds, tokenizer_name: str) -> tuple[Preds
     if not cfg.truncate_references:
         return preds, {}
     if not tokenizer_name:
-        raise ConfigError("--truncate-references counts tokens of a tokenizer: add --tokenizer LLM "
+        raise ConfigError("--truncate-references counts tokens of a tokenizer: add --reference-tokenizer LLM "
                           "(alias, HF id or folder), or score a workspace run with --run")
     from cxrgen.metrics.references import truncate_references
     from cxrgen.models.llms import load_tokenizer, resolve
@@ -187,10 +205,11 @@ def _nlg(cfg: ScoreConfig, preds: Preds, groups: list[str], out: "Scored", block
     per.update(r.per_sample)
 
 
-def compute(cfg: ScoreConfig, preds: Preds, ref_labels: Optional[list[dict]]) -> Scored:
+def compute(cfg: ScoreConfig, preds: Preds, ref_labels: Optional[list[dict]], ref_note: str = "") -> Scored:
+    """All metric groups of ``cfg`` for ``preds``; ``ref_labels`` are the data set's labels (None: none,
+    ``ref_note`` says why) — CE scores them beside the labeler's labels of the reference text."""
     from cxrgen.metrics import bootstrap as bs
-    from cxrgen.metrics import ce as cem
-    from cxrgen.metrics.chexpert import CLASSES, label_reports
+    from cxrgen.stages import score_ce
     groups = check_config(cfg)
     full = preds
     preds, dropped = apply_convention(cfg, preds)
@@ -203,22 +222,14 @@ def compute(cfg: ScoreConfig, preds: Preds, ref_labels: Optional[list[dict]]) ->
     nlg_groups = [g for g in groups if g != "ce"]
     if nlg_groups:
         _nlg(cfg, preds, nlg_groups, out, blocks, per)
-    hyp_labels = ref_l = None
+    ce = None
     if "ce" in groups:
         t = time.perf_counter()
-        hyp_labels = label_reports(preds.hyps)
-        ref_l = ref_labels if ref_labels is not None else label_reports(preds.refs)
-        variants: dict[str, Any] = {}
-        for unc in cem.UNCERTAIN:
-            v = variants[f"uncertain={unc}"] = {}
-            for subset, classes in cem.SUBSETS.items():
-                rm, hm = cem.binarize(ref_l, classes, unc), cem.binarize(hyp_labels, classes, unc)
-                v[subset] = {"scores": cem.ce_scores(rm, hm), "per_class": cem.per_class(rm, hm, classes)}
-                if unc == cfg.uncertain:
-                    blocks[f"ce:{subset}"] = bs.ce_block(rm, hm)
-                    for avg, stat in HEADLINE_CE:
-                        out.metrics[cem.headline_key(avg, stat, subset)] = v[subset]["scores"][f"{avg}_{stat}"]
-        out.ce = {"variants": variants, "classes": list(CLASSES), "five": list(cem.FIVE)}
+        ce = score_ce.compute_ce(labeler_for(cfg), preds.hyps, preds.refs, ref_labels, setting=cfg.reference_labels,
+                                 uncertain=cfg.uncertain, dataset_note=ref_note)
+        out.metrics.update(ce.metrics)
+        blocks.update(ce.blocks)
+        out.ce = ce.doc
         out.timings["ce"] = time.perf_counter() - t
     out.stats = bs.Stats(blocks, len(preds.ids))
     for i, rid in enumerate(preds.ids):
@@ -226,9 +237,8 @@ def compute(cfg: ScoreConfig, preds: Preds, ref_labels: Optional[list[dict]]) ->
         for k in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider"):
             if k in per:
                 row[k] = float(per[k][i])
-        if hyp_labels is not None:
-            row["labels"] = hyp_labels[i]
-            row["reference_labels"] = {c: ref_l[i].get(c) for c in CLASSES}
+        if ce is not None:
+            row.update(score_ce.per_sample_labels(ce, i))
         out.per_sample.append(row)
     return out
 
@@ -267,6 +277,10 @@ def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, com
     ci = bs.bootstrap_ci(scored.stats, cfg.bootstrap, cfg.seed)
     scored.timings["bootstrap"] = time.perf_counter() - t
     n = len(scored.preds.ids)
+    labeler = scored.ce["headline"]["labeler"] if scored.ce else None
+    if scored.ce:
+        from cxrgen.stages.score_ce import describe
+        reference_labels = describe(scored.ce)
     doc = {
         "metrics": scored.metrics,
         "ci95": {k: ci[k]["ci95"] for k in scored.metrics if k in ci},
@@ -278,19 +292,20 @@ def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, com
         "settings": {
             "metrics": list(dict.fromkeys(cfg.metrics)), "tokenize": cfg.tokenize, "uncertain": cfg.uncertain,
             "bootstrap": cfg.bootstrap, "seed": cfg.seed, "reference_labels": reference_labels,
-            "labeler": LABELER_NAME, "convention": cfg.convention,
+            "labeler": labeler, "convention": cfg.convention,
             "truncate_references": truncation or {"tokens": 0},
             "conventions": {
                 "bleu": "corpus BLEU, closest reference length (pycocoevalcap Bleu(4))",
                 "meteor": "corpus METEOR 1.5 (-l en -norm), jar EVAL over per-report SCORE statistics",
                 "rouge_l": "mean of per-report ROUGE-L F (beta 1.2)",
                 "cider": "CIDEr-D mean of per-report values; idf from this set's references (not comparable across subsets)",
-                "ce": "labels 1/0/-1/blank; uncertain counted as the headline says; example-based: empty-empty report scores 0 "
-                      "(example_empty1: 1)",
+                "ce": "labels 1/0/-1/blank; headline: ce.headline (reference source, uncertain convention, labeler); "
+                      "keys ending @ref=<source> use the other reference source; example-based: empty-empty report "
+                      "scores 0 (example_empty1: 1)",
                 "ci95": "paired percentile bootstrap over reports (sufficient statistics, CIDEr idf frozen)",
             },
         },
-        "reference_fingerprint": scored.preds.fingerprint,
+        "reference_fingerprint": scored.preds.labelled_fingerprint(labeler),
         **({"dropped_ids": scored.dropped} if scored.dropped else {}),
         "predictions": {"path": str(scored.preds.path.resolve()), "sha256": file_sha256(scored.preds.path)},
         "packages": {**package_versions(), **({"java": java_version()} if java_version() else {})},
@@ -306,7 +321,7 @@ def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, com
 
 def compare_with(cfg: ScoreConfig, a: Scored, other: Path, ref_labels: Optional[list[dict]]) -> dict:
     from cxrgen.metrics import bootstrap as bs
-    b_preds, _ = truncate(cfg, load_preds(other), cfg.tokenizer)
+    b_preds, _ = truncate(cfg, load_preds(other), cfg.reference_tokenizer)
     if b_preds.fingerprint != a.preds.fingerprint:
         raise InputError(f"refusing to compare {a.preds.path} with {other}: their reference sets differ "
                          f"(fingerprints {a.preds.fingerprint[:12]} vs {b_preds.fingerprint[:12]}); "
@@ -328,15 +343,14 @@ def compare_with(cfg: ScoreConfig, a: Scored, other: Path, ref_labels: Optional[
 
 
 def _reference_labels(cfg: ScoreConfig, preds: Preds, records: Optional[Path]) -> tuple[Optional[list[dict]], str]:
+    """The data set's labels (or None) and a note: where they come from, or why there are none."""
     if "ce" not in cfg.metrics:
         return None, "not used (no ce)"
-    if cfg.reference_labels == "labeler":
-        return None, "labeler on reference text (reference_labels=labeler)"
     if records is None:
-        return None, "labeler on reference text (no prepared data set labels given)"
+        return None, "no prepared data set labels given"
     labels, why = labels_from_records(records, preds.ids)
     if labels is None:
-        return None, f"labeler on reference text ({why})"
+        return None, why
     return labels, f"data set labels from {records}"
 
 
@@ -355,9 +369,9 @@ def score_file(cfg: ScoreConfig, preds_path: str | Path, *, out: Optional[str | 
         raise ConfigError("--compare needs --convention coco: the llama-xr convention drops reports by their "
                           "prediction text, so two systems would be scored on different reports")
     preds = load_preds(preds_path)
-    preds, truncation = truncate(cfg, preds, cfg.tokenizer)
+    preds, truncation = truncate(cfg, preds, cfg.reference_tokenizer)
     ref_labels, source = _reference_labels(cfg, preds, Path(records) if records else None)
-    scored = compute(cfg, preds, ref_labels)
+    scored = compute(cfg, preds, ref_labels, source)
     cmp = compare_with(cfg, scored, Path(compare), ref_labels) if compare else None
     doc = build_scores(cfg, scored, reference_labels=source, compare=cmp, truncation=truncation)
     from cxrgen.stages.score_analysis import add_error_analysis
@@ -396,7 +410,7 @@ def run_tokenizer(ws, gen_manifest) -> str:
         if entry.get("kind") == "artifact" and entry.get("stage") == "train":
             conf = read_manifest(ws.artifact_dir("train", *entry["key"])).config
             return f"{conf.get('llm', '')}|{conf.get('weights', '') or ''}"
-    raise ConfigError("--truncate-references: the generate artifact names no training run; give --tokenizer LLM")
+    raise ConfigError("--truncate-references: the generate artifact names no training run; give --reference-tokenizer LLM")
 
 
 def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False, dry_run: bool = False,
@@ -409,7 +423,7 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
     entry, gen_manifest = upstream(ws, "generate", run_name, split)
     inputs = [entry]
     rec_path: Optional[Path] = Path(records) if records else None
-    if "ce" in cfg.metrics and cfg.reference_labels == "auto":
+    if "ce" in cfg.metrics:  # both reference sources are scored whatever the headline
         if rec_path is not None:
             inputs.append(raw_input(rec_path))
         else:
@@ -427,15 +441,16 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
     if dry_run:
         log.info("dry run: %d predictions would be scored", len(preds.ids))
         return None
-    preds, truncation = truncate(cfg, preds, cfg.tokenizer or (run_tokenizer(ws, gen_manifest)
-                                                               if cfg.truncate_references else ""))
+    preds, truncation = truncate(cfg, preds, cfg.reference_tokenizer or (
+        run_tokenizer(ws, gen_manifest) if cfg.truncate_references else ""))
     ref_labels, source = _reference_labels(cfg, preds, rec_path)
-    scored = compute(cfg, preds, ref_labels)
+    scored = compute(cfg, preds, ref_labels, source)
     doc = build_scores(cfg, scored, reference_labels=source, truncation=truncation)
     add_error_analysis(doc, scored, err_records)
     with build:
         _write(build.work_dir, doc, scored.per_sample)
         return build.commit([FILES["scores"], FILES["per_sample"]],
                             counts={"reports": len(preds.ids)},
-                            extra={"reference_fingerprint": preds.fingerprint, "reference_labels": source,
+                            extra={"reference_fingerprint": doc["reference_fingerprint"],
+                                   "reference_labels": doc["settings"]["reference_labels"],
                                    "metrics": scored.metrics, "error_analysis": headline(doc)})

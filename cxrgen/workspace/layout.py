@@ -7,6 +7,7 @@
       train/<run>/config.yaml metrics.jsonl checkpoints/ final/ manifest.json
       generate/<run>/<split>/preds.jsonl manifest.json
       score/<run>/<split>/scores.json per_sample.jsonl manifest.json
+      report/<run>/<split>/index.html manifest.json
 
 A stage builds its artifact in the sibling folder ``<name>.partial/`` and renames it into place
 after the manifest is written, so a finished folder always has a complete manifest and a failed
@@ -26,10 +27,10 @@ from cxrgen.errors import ConfigError
 from cxrgen.utils.io import atomic_write_json
 
 SCHEMA_VERSION = 1
-STAGES = ("prepare", "embed", "train", "generate", "score")
+STAGES = ("prepare", "embed", "train", "generate", "score", "report")
 # how many path components name one artifact of a stage
 KEY_PARTS = {"prepare": ("dataset",), "embed": ("dataset", "encoder"), "train": ("run",),
-             "generate": ("run", "split"), "score": ("run", "split")}
+             "generate": ("run", "split"), "score": ("run", "split"), "report": ("run", "split")}
 PARTIAL_SUFFIX = ".partial"
 MANIFEST = "manifest.json"
 DEFAULT_WORKSPACE = "cxrgen-workspace"
@@ -44,6 +45,7 @@ FILES = {
     "preds": "preds.jsonl",
     "scores": "scores.json",
     "per_sample": "per_sample.jsonl",
+    "report": "index.html",
 }
 
 FIX_COMMAND = {
@@ -52,6 +54,7 @@ FIX_COMMAND = {
     "train": "cxrgen train --run {run} …",
     "generate": "cxrgen generate --run {run} --split {split}",
     "score": "cxrgen score --run {run} --split {split}",
+    "report": "cxrgen report --run {run} --split {split}",
 }
 
 

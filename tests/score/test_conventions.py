@@ -31,7 +31,7 @@ def test_truncated_references_score_exactly_like_references_cut_by_hand(cli, tmp
         ids = tok(ref)["input_ids"]
         by_hand.append((rid, hyp, tok.decode(ids[:n]).strip() if len(ids) > n else ref))
     write_preds(tmp_path / "hand.jsonl", by_hand)
-    cut = _score(cli, tmp_path / "a.jsonl", "--truncate-references", str(n), "--tokenizer", "tiny-gpt2")
+    cut = _score(cli, tmp_path / "a.jsonl", "--truncate-references", str(n), "--reference-tokenizer", "tiny-gpt2")
     hand = _score(cli, tmp_path / "hand.jsonl")
     whole = _score(cli, tmp_path / "a.jsonl")
     assert cut["metrics"] == hand["metrics"]
@@ -47,7 +47,7 @@ def test_truncated_references_score_exactly_like_references_cut_by_hand(cli, tmp
 def test_truncation_needs_a_tokenizer_in_file_mode(cli, tmp_path):
     write_preds(tmp_path / "a.jsonl", make_pairs(3, seed=1))
     r = cli("score", str(tmp_path / "a.jsonl"), *NLG, "--truncate-references", "10")
-    assert r.code == 2 and "--truncate-references counts tokens of a tokenizer: add --tokenizer" in r.err
+    assert r.code == 2 and "--truncate-references counts tokens of a tokenizer: add --reference-tokenizer" in r.err
     r = cli("score", str(tmp_path / "a.jsonl"), *NLG, "--truncate-references", "-1")
     assert r.code == 2 and "--truncate-references -1" in r.err
 

@@ -46,7 +46,42 @@ CASES = [
     ("No displaced fracture is identified.", {"Fracture": 0, "No Finding": 1}),
     ("Heart size is top normal.", {"Cardiomegaly": -1}),
     ("", {"No Finding": 1}),
+    # lung sites stay lung findings next to the non-lung-site rule
+    ("Opacity at the left base overlying the spine.", {"Lung Opacity": 1}),
+    ("Nodular opacity projecting over the right fourth rib.", {"Lung Opacity": 1}),
+    ("Nodule in the right upper lobe.", {"Lung Lesion": 1}),
+    ("No lytic or blastic lesions.", {"No Finding": 1}),
+    # a predicate of its own between mention and cue keeps the cue away from the mention
+    ("Cardiomegaly is present and pneumonia cannot be excluded.", {"Cardiomegaly": 1, "Pneumonia": -1}),
+    ("Large effusion with compressive atelectasis, underlying pneumonia cannot be excluded.",
+     {"Pleural Effusion": 1, "Atelectasis": 1, "Pneumonia": -1}),
+    ("The effusion persists and the pneumothorax has resolved.", {"Pleural Effusion": 1, "Pneumothorax": 0}),
 ]
+
+KINDS = ("coordinated", "uncertain_after", "non_lung_site")
+
+
+def _corpus() -> list[dict]:
+    import json
+    from pathlib import Path
+    path = Path(__file__).parent / "data" / "labeler_kinds.jsonl"
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+CORPUS = _corpus()
+
+
+def test_corpus_has_fifteen_sentences_per_kind():
+    counts = {k: sum(1 for r in CORPUS if r["kind"] == k) for k in KINDS}
+    assert set(r["kind"] for r in CORPUS) == set(KINDS)
+    assert all(n >= 15 for n in counts.values()), counts
+    assert len({r["text"] for r in CORPUS}) == len(CORPUS)
+
+
+@pytest.mark.parametrize("row", CORPUS, ids=[f"{r['kind']}:{r['text'][:40]}" for r in CORPUS])
+def test_error_kind_corpus(row):
+    """Each sentence of the per-kind corpus gets exactly the CheXpert-convention labels written beside it."""
+    assert L.label(row["text"]) == {c: row["labels"].get(c) for c in CLASSES}
 
 
 @pytest.mark.parametrize("text,expected", CASES, ids=[c[0][:40] or "empty" for c in CASES])
@@ -73,8 +108,10 @@ def test_agreement_with_openi_mesh_tags():
     assert len(reports) == 3955
     res = agreement(reports, L.label_many(r.text for r in reports))
     # floors: what benchmarks/results/labeler_openi.md reports, minus a small margin
-    floors = {"Cardiomegaly": 0.86, "Pleural Effusion": 0.86, "Pneumothorax": 0.80, "Atelectasis": 0.88,
-              "Edema": 0.74, "Opacity": 0.88, "Nodule/Mass": 0.70, "Fracture": 0.81, "Normal": 0.87}
+    floors = {"Cardiomegaly": 0.875, "Pleural Effusion": 0.88, "Pneumothorax": 0.87, "Atelectasis": 0.90,
+              "Edema": 0.77, "Opacity": 0.89, "Nodule/Mass": 0.73, "Fracture": 0.83, "Normal": 0.89}
     for name, floor in floors.items():
         assert res[name]["f1"] >= floor, (name, res[name])
         assert res[name]["accuracy"] >= 0.9, (name, res[name])
+    # the two weakest precisions (issue 13): non-lung sites no longer count as Lung Lesion
+    assert res["Edema"]["precision"] >= 0.66 and res["Nodule/Mass"]["precision"] >= 0.63

@@ -7,7 +7,10 @@ import json
 import pytest
 
 from cxrgen.metrics.chexpert import CLASSES
+from cxrgen.metrics.labelers import RulesLabeler
 from tests.score.conftest import make_pairs, write_preds
+
+RULES = RulesLabeler.name
 
 FAST = ("--metrics", "bleu,rouge_l,cider,ce")
 
@@ -32,7 +35,9 @@ def test_score_file_writes_scores_and_per_sample(cli, preds, tmp_path, meteor):
     assert doc["counts"] == {"reports": 30, "empty_predictions": 0, "empty_references": 0}
     assert set(doc["ce"]["variants"]) == {"uncertain=pos", "uncertain=neg"}
     assert set(doc["ce"]["variants"]["uncertain=neg"]) == {"14", "5"}
-    assert doc["settings"]["reference_labels"].startswith("labeler on reference text")
+    assert doc["settings"]["reference_labels"] == f"ref=labeler (headline): {RULES} on the reference text"
+    assert doc["ce"]["headline"] == {"reference": "ref=labeler", "uncertain": "pos", "labeler": RULES}
+    assert list(doc["ce"]["references"]) == ["labeler"]  # no data set labels: one source
     assert doc["settings"]["tokenize"] == "none" and doc["packages"]["pycocoevalcap"] == "1.2"
     assert len(doc["reference_fingerprint"]) == 64
     rows = [json.loads(x) for x in (out / "per_sample.jsonl").read_text().splitlines()]
@@ -53,12 +58,19 @@ def test_uncertain_neg_headline_and_records_labels(cli, preds, tmp_path):
     r = cli("score", preds, *FAST, "--records", records, "--uncertain", "neg", "--bootstrap", "0", "--json")
     assert r.code == 0, r.err
     doc = json.loads(r.out)
-    assert doc["settings"]["reference_labels"] == f"data set labels from {records}"
+    assert doc["settings"]["reference_labels"] == (f"ref=dataset (headline): data set labels from {records}; "
+                                                   f"ref=labeler: {RULES} on the reference text")
     assert doc["ci95"] == {}
     neg = doc["ce"]["variants"]["uncertain=neg"]["14"]
+    assert doc["ce"]["references"]["dataset"]["variants"]["uncertain=neg"]["14"] == neg
     assert doc["metrics"]["ce_micro_f1_14"] == neg["scores"]["micro_f1"]
     assert neg["per_class"]["Cardiomegaly"]["support"] == 30
     assert neg["per_class"]["Edema"]["support"] == 0
+    # the labeler's labels of the references, side by side under their own keys
+    lab = doc["ce"]["references"]["labeler"]["variants"]["uncertain=neg"]["14"]
+    assert doc["metrics"]["ce_micro_f1_14@ref=labeler"] == lab["scores"]["micro_f1"]
+    assert lab["per_class"]["Cardiomegaly"]["support"] < 30
+    assert len([k for k in doc["metrics"] if k.startswith("ce_")]) == 36
 
 
 def test_compare_same_references(cli, preds, tmp_path):
@@ -140,7 +152,7 @@ def test_workspace_mode(cli, ws, tmp_path):
     doc = json.loads(r.out)
     folder = w.artifact_dir("score", "r1", "test")
     assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "manifest.json", "per_sample.jsonl", "scores.json"]
-    assert doc["settings"]["reference_labels"].startswith("data set labels from ")
+    assert doc["settings"]["reference_labels"].startswith("ref=dataset (headline): data set labels from ")
     assert doc["ce"]["variants"]["uncertain=pos"]["14"]["per_class"]["Edema"]["support"] == 20
     manifest = json.loads((folder / "manifest.json").read_text())
     assert {i["stage"] for i in manifest["inputs"] if i["kind"] == "artifact"} == {"generate", "prepare"}
@@ -169,3 +181,38 @@ def test_label_jsonl_and_text(cli, tmp_path):
     assert rows[0]["Cardiomegaly"] == 0 and rows[1]["Pleural Effusion"] == 1
     r = cli("label", src, "--field", "text")
     assert r.code == 2 and "line 1: missing field 'text'" in r.err
+
+
+def test_verbatim_prediction_scores_one_under_ref_labeler_beside_ref_dataset(cli, tmp_path):
+    """A prediction equal to its reference scores CE 1.0 against the labeler's reference labels, while the data
+    set's labels (MIMIC's come from the impression, not the findings) can disagree; both are printed, named."""
+    pairs = [(rid, ref, ref) for rid, _, ref in make_pairs(30, seed=1)]
+    preds = tmp_path / "same.jsonl"
+    write_preds(preds, pairs)
+    records = tmp_path / "records.jsonl"
+    with open(records, "w") as f:
+        for rid, _, _ in pairs:
+            f.write(json.dumps({"id": rid, "labels": {c: (1.0 if c == "Edema" else None) for c in CLASSES}}) + "\n")
+    r = cli("score", preds, *FAST, "--records", records, "--reference-labels", "labeler", "--bootstrap", "20", "--json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["ce"]["headline"]["reference"] == "ref=labeler"
+    for subset in ("14", "5"):
+        assert doc["metrics"][f"ce_micro_f1_{subset}"] == 1.0
+        assert doc["ce"]["variants"]["uncertain=neg"][subset]["scores"]["example_empty1_f1"] == 1.0
+    assert doc["metrics"]["ce_micro_f1_14@ref=dataset"] < 0.5
+    assert doc["ci95"]["ce_micro_f1_14@ref=dataset"][1] < 0.6  # bootstrapped like every metric
+    r = cli("score", preds, *FAST, "--records", records, "--reference-labels", "labeler", "--bootstrap", "0")
+    assert r.code == 0, r.err
+    rows = {line.split()[1]: line for line in r.out.splitlines() if line.startswith("│ ce_")}
+    assert "1.0000" in rows["ce_micro_f1_14"] and "ref=labeler unc=pos" in rows["ce_micro_f1_14"]
+    assert "ref=dataset unc=pos" in rows["ce_micro_f1_14@ref=dataset"]
+    assert f"CE labeler: {RULES}" in " ".join(r.out.split())
+
+
+def test_reference_labels_dataset_needs_records(cli, preds, tmp_path):
+    out = tmp_path / "out"
+    r = cli("score", preds, *FAST, "--reference-labels", "dataset", "--out", out)
+    assert r.code == 2 and r.err.count("\n") == 1
+    assert "--reference-labels dataset: no data set labels (no prepared data set labels given)" in r.err
+    assert "--records records.jsonl" in r.err and not out.exists()

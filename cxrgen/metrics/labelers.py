@@ -1,0 +1,49 @@
+"""CheXpert-14 labelers behind one interface: ``name`` (recorded in scores.json) and ``label_many(texts)``.
+
+* ``rules``: cxrgen's rule-based labeler (:mod:`cxrgen.metrics.chexpert`); offline, no weights.
+
+Both return, per report, {class: 1 | 0 | -1 | None} for the 14 classes in ``chexpert.CLASSES`` order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from cxrgen.errors import ConfigError
+from cxrgen.registry import Registry
+
+# bumped whenever the rules change what they output (issue 13: coordinated subjects, far uncertainty, sites)
+RULES_NAME = "cxrgen-rules-2"
+
+
+@dataclass(frozen=True)
+class LabelerSpec:
+    kind: str
+    weights: str = ""      # chexbert: chexbert.pth, or a folder holding it
+    tokenizer: str = ""    # chexbert: a folder with the bert-base-uncased vocab.txt / tokenizer files
+    device: str = "cpu"
+    batch_size: int = 16
+
+
+class RulesLabeler:
+    name = RULES_NAME + " (rule-based CheXpert-style; not the Stanford CheXpert/CheXbert labeler)"
+
+    def __init__(self, spec: LabelerSpec):
+        if spec.weights or spec.tokenizer:
+            raise ConfigError("--labeler-weights / --tokenizer belong to --labeler chexbert; "
+                              "the rule-based labeler needs no weights")
+        from cxrgen.metrics.chexpert import default_labeler
+        self._lab = default_labeler()
+
+    def label_many(self, texts: Iterable[str]) -> list[dict[str, Optional[int]]]:
+        return self._lab.label_many(texts)
+
+
+LABELERS: Registry = Registry("labeler")
+LABELERS.register("rules", RulesLabeler, "cxrgen's rule-based CheXpert-14 labeler (offline, no weights)")
+
+
+def make_labeler(spec: LabelerSpec) -> Any:
+    """A labeler for ``spec.kind``; ConfigError for an unknown kind or missing/ill-formed weights."""
+    return LABELERS.get(spec.kind)(spec)

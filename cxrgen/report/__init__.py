@@ -1,0 +1,1 @@
+"""The HTML report of one generated split (``cxrgen report``): data assembly, images, plots, template."""

@@ -1,0 +1,116 @@
+"""report: one self-contained HTML page per scored split → ``report/<run>/<split>/index.html``.
+
+Reads ``score/<run>/<split>/`` (scores.json, per_sample.jsonl), ``generate/<run>/<split>/preds.jsonl``,
+the prepared records the predictions came from (images, patients) and, when the run was trained here,
+``train/<run>/metrics.jsonl`` (loss curves). The page needs no server and fetches nothing: styles and
+the small sorting/filtering script are inline, thumbnails are JPEG data URIs, the loss plot is inline
+SVG. It states where its text comes from; ``--redact`` writes finding labels instead of report text.
+It is written only inside the workspace, through :class:`ArtifactBuild` (manifest last, atomic).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from cxrgen.config.schema import ReportConfig, ScoreConfig
+from cxrgen.errors import MissingArtifactError
+from cxrgen.utils.log import log
+from cxrgen.workspace.artifact import ArtifactBuild, upstream
+from cxrgen.workspace.layout import FILES, Workspace, check_name
+from cxrgen.workspace.manifest import Manifest
+
+TEMPLATE = "page.html.j2"
+
+
+def _split_spec(spec: str, default_split: str) -> tuple[str, str]:
+    run, _, split = spec.partition("/")
+    return check_name(run, "--compare run"), check_name(split or default_split, "--compare split")
+
+
+def _records(ws: Workspace, gen_manifest: Manifest) -> tuple[dict, Path, Manifest]:
+    from cxrgen.stages.score import _find_prepare
+    prep = _find_prepare(ws, gen_manifest)
+    if prep is None:
+        raise MissingArtifactError(f"{ws.artifact_dir('generate', *gen_manifest.key)}: its manifest names no prepared "
+                                   "data set; the report needs the records (images, references)")
+    entry, pm = upstream(ws, "prepare", *prep["key"])
+    return entry, ws.records_path(*prep["key"]), pm
+
+
+def _sources(cfg: ReportConfig, ws: Workspace) -> tuple[Any, list[dict]]:
+    from cxrgen.report.context import Sources
+    from cxrgen.stages.embed import image_root
+    from cxrgen.utils.io import read_jsonl
+    s_entry, sm = upstream(ws, "score", cfg.run, cfg.split)
+    g_entry, gm = upstream(ws, "generate", cfg.run, cfg.split)
+    p_entry, records_path, pm = _records(ws, gm)
+    inputs = [s_entry, g_entry, p_entry]
+    tm = None
+    if (ws.artifact_dir("train", cfg.run) / "manifest.json").is_file():  # baselines have no training run
+        t_entry, tm = upstream(ws, "train", cfg.run)
+        inputs.append(t_entry)
+    try:
+        root: Optional[Path] = image_root(pm, records_path)
+    except Exception:  # noqa: BLE001 - a data set without images still gets a page, without thumbnails
+        root = None
+    score_dir = ws.artifact_dir("score", cfg.run, cfg.split)
+    src = Sources(ws=ws, run=cfg.run, split=cfg.split,
+                  scores=json.loads((score_dir / FILES["scores"]).read_text(encoding="utf-8")),
+                  per_sample=list(read_jsonl(score_dir / FILES["per_sample"], required=("id",))),
+                  preds=list(read_jsonl(ws.preds_path(cfg.run, cfg.split), required=("id", "prediction", "reference"))),
+                  records={r["id"]: r for r in read_jsonl(records_path, required=("id",))},
+                  records_path=records_path, image_root=root, dataset=pm.key[0],
+                  gen_manifest=gm, score_manifest=sm, train_manifest=tm)
+    return src, inputs
+
+
+def _compare(cfg: ReportConfig, ws: Workspace, src: Any) -> tuple[Optional[dict], str]:
+    """Paired comparison with another system through score's own code (same references required)."""
+    if not cfg.compare:
+        return None, ""
+    from cxrgen.config.base import load_config
+    from cxrgen.stages.score import score_file
+    run, split = _split_spec(cfg.compare, cfg.split)
+    scfg = load_config(ScoreConfig, src.score_manifest.config)
+    doc = score_file(scfg, ws.preds_path(cfg.run, cfg.split), records=src.records_path,
+                     compare=ws.preds_path(run, split))
+    return doc["compare"], f"{run}/{split}"
+
+
+def render(context: dict) -> str:
+    import jinja2
+    folder = Path(__file__).resolve().parent.parent / "report"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template(TEMPLATE).render(**context)
+
+
+def run(cfg: ReportConfig, *, ws: Workspace, force: bool = False) -> Manifest:
+    """Build (or reuse) ``report/<run>/<split>/index.html``; returns its manifest."""
+    from dataclasses import replace
+
+    from cxrgen.report.context import build
+    from cxrgen.stages.generate import default_run
+    if not cfg.run:
+        cfg = replace(cfg, run=default_run(ws))
+    check_name(cfg.run, "--run")
+    check_name(cfg.split, "--split")
+    src, inputs = _sources(cfg, ws)
+    if cfg.compare:
+        inputs.append(upstream(ws, "generate", *_split_spec(cfg.compare, cfg.split))[0])
+    build_ = ArtifactBuild(ws, "report", (cfg.run, cfg.split), cfg, inputs, force=force, resume=False)
+    if (m := build_.up_to_date()) is not None:
+        log.info("report/%s/%s is up to date", cfg.run, cfg.split)
+        return m
+    compare, compare_name = _compare(cfg, ws, src)
+    context = build(src, cfg, compare, compare_name)
+    html = render(context)
+    with build_:
+        (build_.work_dir / FILES["report"]).write_text(html, encoding="utf-8")
+        return build_.commit([FILES["report"]],
+                             counts={"studies": context["n_studies"], "reports": context["n_total"],
+                                     "images": sum(len(c["images"]) for c in context["studies"])},
+                             extra={"redacted": cfg.redact, "compare": compare_name or None,
+                                    "text_from": [context["preds_path"], context["records_path"]]})

@@ -1,0 +1,99 @@
+"""`cxrgen report`: the page's contents, redaction, errors, reuse, --compare, and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.report.browser import CHROMIUM, Dom, dump_dom, screenshot
+from tests.report.conftest import RUN
+
+
+def _page(ws, *extra):
+    r = run_cli("report", "--run", RUN, "--split", "test", *extra, workspace=ws)
+    assert r.code == 0, r.err
+    return ws / "report" / RUN / "test" / "index.html"
+
+
+def _test_records(ws):
+    rows = [json.loads(x) for x in (ws / "prepare" / "tiny" / "records.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["split"] == "test"]
+
+
+def test_page_is_self_contained_and_matches_scores(scored_ws):
+    page = _page(scored_ws)
+    folder = page.parent
+    assert sorted(p.name for p in folder.iterdir()) == ["config.yaml", "index.html", "manifest.json"]
+    html = page.read_text(encoding="utf-8")
+    dom = Dom(html)
+    tests = _test_records(scored_ws)
+    assert len(dom.cards) == len(tests) and {c["id"] for c in dom.cards} == {r["id"] for r in tests}
+    assert dom.external == [] and "<link" not in html and "<script src" not in html and "http" not in html
+    by_id = {r["id"]: r for r in tests}
+    assert all(c["images"] == len(by_id[c["id"]]["images"]) for c in dom.cards)
+    assert html.count('src="data:image/jpeg;base64,') == sum(len(r["images"]) for r in tests)
+    scores = json.loads((scored_ws / "score" / RUN / "test" / "scores.json").read_text())
+    assert set(dom.metrics) == set(scores["metrics"])
+    for k, v in scores["metrics"].items():
+        assert dom.metrics[k]["cells"][1] == f"{v:.4f}" and float(dom.metrics[k]["data_value"]) == v
+    assert html.count('<tr data-finding="') == 14
+    n = len(tests)
+    assert html.count("copy of a training report") >= n // 4 and html.count("refers to a prior that does not exist") == (n + 1) // 4
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["counts"] == {"studies": n, "reports": n, "images": sum(len(r["images"]) for r in tests)}
+    assert {i["stage"] for i in manifest["inputs"]} == {"score", "generate", "prepare"}
+
+
+def test_redact_writes_labels_not_text(scored_ws):
+    html = _page(scored_ws, "--redact").read_text(encoding="utf-8")
+    tests = _test_records(scored_ws)
+    assert html.count("[redacted] positive findings:") == 2 * len(tests)
+    assert not any(r["report"] in html for r in tests)
+    assert 'id="search"' not in html  # nothing to search
+    _page(scored_ws)  # back to the full page for the other tests
+
+
+def test_rerun_reuses_and_missing_score_is_one_line(scored_ws):
+    page = _page(scored_ws)
+    mtime = page.stat().st_mtime_ns
+    assert _page(scored_ws).stat().st_mtime_ns == mtime
+    r = run_cli("report", "--run", "nope", "--split", "test", workspace=scored_ws)
+    assert r.code == 2 and r.err.count("\n") == 1
+    assert "score/nope/test is missing" in r.err and "cxrgen score --run nope --split test" in r.err
+
+
+def test_compare_shows_paired_differences(scored_ws):
+    from cxrgen.config.schema import GenerateConfig
+    from cxrgen.workspace.artifact import ArtifactBuild, upstream
+    from cxrgen.workspace.layout import Workspace
+    ws = Workspace.resolve(scored_ws)
+    entry, _ = upstream(ws, "prepare", "tiny")
+    rows = [{"id": r["id"], "prediction": "the lungs are clear .", "reference": r["report"]} for r in _test_records(scored_ws)]
+    with ArtifactBuild(ws, "generate", ("normal", "test"), GenerateConfig(run="normal"), [entry]) as b:
+        (b.work_dir / "preds.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+        b.commit(["preds.jsonl"])
+    html = _page(scored_ws, "--compare", "normal").read_text(encoding="utf-8")
+    dom = Dom(html)
+    cells = dom.metrics["rouge_l"]["cells"]
+    assert len(cells) == 6 and cells[4].startswith("+")  # value, CI, other, Δ, p: the hand-made set is closer
+    assert float(cells[1]) - float(cells[3]) == pytest.approx(float(cells[4]), abs=2e-4)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (.ci/run installs it: apt-get install chromium)")
+def test_page_in_headless_chromium(scored_ws, tmp_path):
+    page = _page(scored_ws)
+    dom = Dom(dump_dom(page))
+    n = len(_test_records(scored_ws))
+    assert len(dom.cards) == n and not any(c["hidden"] for c in dom.cards)
+    assert dom.text_by_id["shown"].strip() == f"{n} of {n} shown"  # the page's script ran in the browser
+    assert dom.disagree_chips > 0
+    scores = json.loads((scored_ws / "score" / RUN / "test" / "scores.json").read_text())
+    assert {k: m["cells"][1] for k, m in dom.metrics.items()} == {k: f"{v:.4f}" for k, v in scores["metrics"].items()}
+    # the URL fragment presets the filter: only studies with a label disagreement stay visible
+    filtered = Dom(dump_dom(page, "disagree=1"))
+    want = sum(1 for c in dom.cards if c["disagree"])
+    assert 0 < want < n and sum(not c["hidden"] for c in filtered.cards) == want
+    assert filtered.text_by_id["shown"].strip() == f"{want} of {n} shown"
+    screenshot(page, tmp_path / "report.png")
