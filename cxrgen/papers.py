@@ -46,6 +46,7 @@ class Setting:
     data_name: str = ""            # workspace name of the prepared set ("" → the reader's name)
     score: tuple[str, ...] = ()    # score options (scoring convention of the paper)
     differs: tuple[str, ...] = ()  # how this setting departs from the paper
+    source: str = ""               # mimic: "" (MIMIC-CXR-JPG root) or "r2gen" (R2Gen's annotation.json copy)
 
     @property
     def short(self) -> str:
@@ -136,8 +137,6 @@ _R2_IU_DIFFERS = (
     "split by patient; reports cleaned with cxrgen's R2Gen rules",
 )
 _R2_MIMIC_DIFFERS = (
-    "data: per-study AP/PA FINDINGS records read from the MIMIC-CXR-JPG root, not R2Gen's annotation.json "
-    "entries (270,790 / 2,130 / 3,858 images of all views) and its MIMIC cleaner",
     "CE: references and predictions both labelled with cxrgen's rule-based CheXpert re-implementation "
     "(not the CheXpert labeler); uncertain counted as negative (R2Gen's compute_ce.py); micro over 14 labels",
 )
@@ -148,16 +147,20 @@ for _mode in ("shallow", "delta", "deep"):
         _nums = dict(_R2_TABLE1[(_mode, _ds)])
         _table = f"Table 1 ({_label}, R2GenGPT ({_mode.capitalize()}))"
         _score: tuple[str, ...] = ("--truncate-references", str(_R2_MAXLEN[_ds]))   # released code: max_length
-        if _ds == "mimic":
+        _prep: tuple[str, ...] = ()
+        if _ds == "mimic":   # R2Gen's annotation entries, all views, R2GenGPT's MIMIC cleaner (paper §4.1)
             _nums.update(zip(("ce_precision", "ce_recall", "ce_f1"), _R2_TABLE2[_mode]))
             _table += " + Table 2"
             _score += ("--uncertain", "neg", "--reference-labels", "labeler")
+            _prep = ("--views", "all", "--clean", "r2gengpt")
         _name = f"r2gengpt-{_mode}-{_ds}"
         SETTINGS[_name] = Setting(_name, R2GENGPT, _table, f"{_name}.yaml", _ds, _mode, "swin-base-grid",
                                   cached_features=_mode == "shallow", decoding=_R2_DECODE[_ds], numbers=_nums,
                                   trainable_params=_R2_PARAMS[_mode], paper_params=_R2_STATED[_mode],
                                   encoder_weights="microsoft/swin-base-patch4-window7-224", score=_score,
-                                  differs=_R2_DIFFERS + (_R2_IU_DIFFERS if _ds == "iu" else _R2_MIMIC_DIFFERS))
+                                  differs=_R2_DIFFERS + (_R2_IU_DIFFERS if _ds == "iu" else _R2_MIMIC_DIFFERS),
+                                  prepare=_prep, data_name="mimic-r2gen" if _ds == "mimic" else "",
+                                  source="r2gen" if _ds == "mimic" else "")
 
 # --- LLaMA-XR ---------------------------------------------------------------------------------------
 _XR_NUMBERS = {"bleu_1": 0.317, "bleu_2": 0.276, "bleu_3": 0.200, "bleu_4": 0.180, "rouge_l": 0.433, "meteor": 0.336}
@@ -173,8 +176,8 @@ _XR_DIFFERS = (
     "test set: the whole test split is scored; the released notebook scores its first 100 test reports",
     "METEOR of the llama-xr convention needs NLTK's WordNet data, which cxrgen never downloads (one-line error "
     "saying how to install it)",
-    "views: IU's XML records no view, so the frontal/lateral order is the record's image order unless the "
-    "prepared set carries view metadata (the Kaggle CSVs)",
+    "views: frontal/lateral from the OpenI DICOM ViewPosition that torchxrayvision ships (blank for 2,586 of "
+    "7,470 images; those studies use the prepared image order, frontal first)",
 )
 SETTINGS["llama-xr-iu"] = Setting(
     "llama-xr-iu", LLAMA_XR, "Table 3 (IU X-ray, LLaMA-XR (this study))", "llama-xr-iu.yaml", "iu", "qlora",

@@ -147,7 +147,7 @@ def test_every_setting_dry_runs_offline(cli, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", no_network)
     for name, s in SETTINGS.items():
         r = cli("reproduce", name, "--iu-reports", "r.tgz", "--iu-images", "img", "--mimic-root", "/m",
-                "--encoder-weights", "w.pt", "--dry-run", "--json")
+                "--annotation", "a.json", "--encoder-weights", "w.pt", "--dry-run", "--json")
         assert r.code == 0, (name, r.err)
         d = json.loads(r.out)
         assert d["differs"] == list(s.differs) and len(d["differs"]) >= 1
@@ -175,9 +175,14 @@ def test_reproduce_dry_run_plans_the_chain(cli, ws):
     assert [(x["metric"], x["paper"]) for x in d["rows"]][:4] == [("bleu_1", 0.466), ("bleu_2", 0.301),
                                                                    ("bleu_3", 0.211), ("bleu_4", 0.156)]
     # delta reads images on the fly: no embed step
-    r = cli("reproduce", "r2gengpt-delta-mimic", "--mimic-root", "/m", "--dry-run", "--json")
+    r = cli("reproduce", "r2gengpt-delta-mimic", "--annotation", "/r2/mimic_cxr/annotation.json", "--mimic-root", "/m",
+            "--dry-run", "--json")
     cmds = json.loads(r.out)["commands"]
     assert [c[3] for c in cmds] == ["prepare", "train", "generate", "score"]
+    # R2Gen's annotation entries (270,790 / 2,130 / 3,858, all views) with R2GenGPT's MIMIC cleaner
+    assert cmds[0][3:] == ["prepare", "mimic", "--annotation", "/r2/mimic_cxr/annotation.json", "--root", "/m",
+                           "--views", "all", "--clean", "r2gengpt", "--name", "mimic-r2gen"]
+    assert cmds[1][-2:] == ["run=r2gengpt-delta-mimic", "dataset=mimic-r2gen"]
     assert cmds[3][-6:] == ["--truncate-references", "100", "--uncertain", "neg", "--reference-labels", "labeler"]
 
 
@@ -188,6 +193,8 @@ def test_reproduce_names_missing_roots_and_unknown_settings(cli):
     assert r.code == 2 and "--encoder-weights (the xrv-densenet121-res224-all weights file)" in r.err
     r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", "/m", "--dry-run")
     assert r.code == 2 and "--encoder-weights (the medclip-vit weights file)" in r.err
+    r = cli("reproduce", "r2gengpt-deep-mimic", "--mimic-root", "/m", "--dry-run")
+    assert r.code == 2 and "needs --annotation (R2Gen's mimic_cxr/annotation.json)" in r.err
     r = cli("reproduce", "r2gengpt-shalow-iu", "--dry-run")
     assert r.code == 2 and "did you mean 'r2gengpt-shallow-iu'" in r.err
 
@@ -256,3 +263,20 @@ def test_reproduce_manual_is_generated_from_papers():
     from cxrgen.papers import SETTINGS
     for s in SETTINGS.values():
         assert f"## {s.name}\n" in text and all(f"- {d}\n" in text for d in s.differs)
+
+
+def test_r2gengpt_mimic_prepare_command_runs_on_an_r2gen_copy(tmp_path, cli, ws):
+    """The prepare command reproduce plans for r2gengpt-*-mimic works on R2Gen's mimic_cxr layout: every
+    annotation entry, all views, R2GenGPT's MIMIC cleaner, under its own name."""
+    from tests.test_prepare_mimic import make_tree
+    from tests.test_prepare_r2gen import _mimic_tree
+    ann = _mimic_tree(tmp_path / "mimic_cxr")
+    jpg = make_tree(tmp_path / "mimic-cxr-jpg")
+    r = cli("reproduce", "r2gengpt-shallow-mimic", "--annotation", str(ann), "--mimic-root", str(jpg),
+            "--dry-run", "--json")
+    assert r.code == 0, r.err
+    prep = json.loads(r.out)["commands"][0][3:]
+    r = cli(*prep)
+    assert r.code == 0, r.err
+    stats = json.loads((ws / "prepare" / "mimic-r2gen" / "stats.json").read_text())
+    assert stats["clean"] == "r2gengpt-mimic" and stats["splits"] == {"test": 2, "train": 2, "val": 1}
