@@ -32,7 +32,7 @@ class Setting:
     name: str
     paper: str                     # full citation
     table: str                     # where the numbers come from
-    config: str                    # examples/configs/<config>
+    config: str                    # cxrgen/presets/<config>
     dataset: str                   # iu | mimic (prepare reader)
     mode: str
     encoder: str

@@ -3,7 +3,7 @@
 The chain is the ordinary CLI, one subprocess per stage, so every step is resumable and up-to-date
 steps are skipped by the stages themselves:
 
-    prepare (iu|mimic, with the setting's options and --name) → embed (cached-feature recipes only) → train --config examples/configs/<s>.yaml
+    prepare (iu|mimic, with the setting's options and --name) → embed (cached-feature recipes only) → train --config cxrgen/presets/<s>.yaml
     → generate --split test (the paper's decoding) → score
 
 ``plan()`` builds the command lines (``--dry-run`` prints them); ``compare()`` reads scores.json.
@@ -23,7 +23,13 @@ from cxrgen.config.schema import TrainConfig
 from cxrgen.errors import ConfigError, CxrgenError, InputError
 from cxrgen.papers import EXACT, METRICS, SETTINGS, Setting
 
-REPO_CONFIGS = Path(__file__).resolve().parents[1] / "examples" / "configs"
+
+
+def packaged_presets() -> Path:
+    """The preset folder shipped inside the package (``cxrgen/presets/``, package data in the wheel),
+    found with importlib.resources so an installed wheel and a source checkout behave the same."""
+    from importlib import resources
+    return Path(str(resources.files("cxrgen").joinpath("presets")))
 
 
 @dataclass(frozen=True)
@@ -48,28 +54,34 @@ def get(name: str) -> Setting:
 
 
 def config_path(s: Setting, configs: str | Path | None = None) -> Path:
-    base = Path(configs) if configs else REPO_CONFIGS
+    base = Path(configs) if configs else packaged_presets()
     p = base / s.config
     if not p.is_file():
-        raise ConfigError(f"{p}: preset of {s.name} not found; pass the repository's examples/configs with --configs DIR")
+        fix = ("--configs must be a folder of preset YAMLs named like cxrgen/presets/" if configs else
+               "the installed package lacks its presets: reinstall cxrgen")
+        raise ConfigError(f"{p}: preset of {s.name} not found; {fix}")
     return p
 
 
 def _prepare(s: Setting, roots: Roots) -> list[str]:
     """The reader part of the prepare command; names every missing path at once."""
     problems = []
-    if s.dataset == "iu":
+    if s.dataset == "iu" and not (roots.annotation and not roots.iu_reports):  # R2Gen's iu_xray copy alone will do
         if not roots.iu_reports:
             problems.append("--iu-reports (NLMCXR_reports.tgz, an XML folder or indiana_reports.csv)")
         if not roots.iu_images:
-            problems.append("--iu-images (the IU PNG folder; images are encoded)")
-    elif s.source == "r2gen":
+            problems.append("--iu-images (the IU PNG folder; images are encoded), or only --annotation "
+                            "(R2Gen's iu_xray/annotation.json with images/ beside it)")
+    elif s.dataset == "mimic" and s.source == "r2gen":
         if not roots.annotation:
             problems.append("--annotation (R2Gen's mimic_cxr/annotation.json)")
-    elif not roots.mimic_root:
+    elif s.dataset == "mimic" and not roots.mimic_root:
         problems.append("--mimic-root (the MIMIC-CXR-JPG root)")
     if problems:
         raise ConfigError(f"{s.name} needs {' and '.join(problems)}")
+    if s.dataset == "iu" and not roots.iu_reports:   # R2Gen's iu_xray copy alone
+        prep = ["prepare", "iu", "--annotation", roots.annotation, "--views", "all"]
+        return prep + (["--images", roots.iu_images] if roots.iu_images else [])
     if s.dataset == "iu":
         prep = ["prepare", "iu", "--reports", roots.iu_reports, "--images", roots.iu_images, "--views", "all"]
         return prep + (["--split", "r2gen", "--annotation", roots.annotation] if roots.annotation

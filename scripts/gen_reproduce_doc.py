@@ -38,7 +38,7 @@ def render() -> str:
         exact = f"{s.trainable_params:,}" if s.trainable_params else "not counted"
         lines += [f"## {s.name}", "",
                   f"- paper: {s.paper}",
-                  f"- reproduces: {s.table}; mode `{s.mode}`, preset `examples/configs/{s.config}`, "
+                  f"- reproduces: {s.table}; mode `{s.mode}`, preset `cxrgen/presets/{s.config}`, "
                   f"prepared set `{s.data}`",
                   f"- trainable parameters: {exact} (cxrgen exact); the paper states: {s.paper_params or '—'}",
                   "", "Differs from the paper:", ""]

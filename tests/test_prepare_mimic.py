@@ -240,3 +240,18 @@ def test_bad_label_value_names_file_and_line(cli, ws, tmp_path):
         [["10000032", "50000001"] + ["1.0"] * 13 + ["yes"]])
     assert "chexpert.csv.gz line 2: label value 'yes' is not one of 1.0, 0.0, -1.0 or empty" in \
         _error(cli, ws, "--root", root)
+
+
+def test_misspelt_headers_are_corrected_and_counted_in_stats(cli, ws, tmp_path):
+    typo = "  FINAL REPORT\n NDICATION:  Cough.\n \n FINDNGS:  Lungs are clear.\n \n IMPRESSON:  Normal.\n"
+    studies = {"50000001": ("10000032", [("d1-pa", "PA", "train")], typo),
+               "50000002": ("10000032", [("d2-ap", "AP", "test")], typo.replace("FINDNGS", "FINDINGS"))}
+    root = make_tree(tmp_path / "jpg", studies)
+    assert cli("prepare", "mimic", "--root", root, "--clean", "none").code == 0
+    recs = _records(ws)
+    assert [(r["indication"], r["findings"], r["impression"]) for r in recs] == [
+        ("Cough.", "Lungs are clear.", "Normal.")] * 2
+    stats = json.loads((ws / "prepare/mimic/stats.json").read_text())
+    assert stats["header_corrections"] == {"ndication → indication": 2, "impresson → impression": 2,
+                                           "findngs → findings": 1}
+    assert stats["clean"] == "none"

@@ -100,3 +100,27 @@ def test_deid_policy():
     text = "Compared to ___ and ____, XXXX seen."
     assert apply_deid(text, "keep") == text
     assert apply_deid(text, "normalize") == "Compared to XXXX and XXXX, XXXX seen."
+
+
+@pytest.mark.parametrize("header,name", [
+    ("NDICATION", "indication"), ("IMPRESSON", "impression"), ("FINDNGS", "findings"),
+    ("IMPRESSIONS", "impression"), ("IMPERSSION", "impression"), ("FINIDNGS", "findings"),
+    ("COMPARRISON", "comparison"), ("COMPARISIONS", "comparison"), ("TECHNIQE", "technique"),
+    ("IDICATION", "indication"), ("HISTROY", "history"),
+    ("DATE", "date"), ("EXAM", "examination"), ("WET READ", "wet read"), ("NOTE", "note"), ("FINDING", "findings")])
+def test_misspelt_headers_corrected_by_edit_distance(header, name):
+    assert normalize_name(header) == name
+
+
+def test_ndication_text_no_longer_becomes_the_impression():
+    from collections import Counter
+    text = (" EXAMINATION:  CHEST PA AND LAT\n \n NDICATION:  Shortness of breath, rule out pneumonia.\n \n"
+            " FINDNGS:  Lungs are clear.  No effusion.\n \n IMPRESSIONS:  No pneumonia.\n")
+    fixes = Counter()
+    s = extract(text, fixes)
+    assert s.indication == "Shortness of breath, rule out pneumonia."
+    assert s.findings == "Lungs are clear. No effusion." and s.impression == "No pneumonia."
+    assert fixes == {"ndication → indication": 1, "findngs → findings": 1, "impressions → impression": 1}
+    # a report with only the misspelt indication: its text is not taken as the impression
+    only = extract("  FINAL REPORT\n NDICATION:  Cough.\n \n Lungs are clear.\n")
+    assert (only.indication, only.impression, only.last_paragraph) == ("Cough.", "", "Lungs are clear.")

@@ -16,7 +16,7 @@ def train(
                                                     show_default=False),
     mode: Optional[str] = typer.Option(None, "--mode", help="training recipe: prefix, finetune, … (`cxrgen list modes`)"),
     llm: Optional[str] = typer.Option(None, "--llm", help="LLM alias, Hugging Face id or local dir (`cxrgen list llms`)"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (examples/configs/*.yaml)"),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (cxrgen/presets/*.yaml)"),
     run: Optional[str] = typer.Option(None, "--run", "--run-name", help="run name (default: <mode>-<llm>-<dataset>; under torchrun write --run-name, since torchrun mistakes --run for its --run-path)"),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="prepared data set (default: synthetic)"),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="embed artifact to read (default: the recipe's)"),
@@ -32,7 +32,7 @@ def train(
     Runs unchanged under `torchrun --nproc_per_node N` and `accelerate launch` (DDP).
     Resumes a killed run exactly with --resume auto (the default).
 
-    Example: cxrgen train --mode prefix --llm gpt2 --config examples/configs/prefix-gpt2.yaml
+    Example: cxrgen train --mode prefix --llm gpt2 --config cxrgen/presets/prefix-gpt2.yaml
 
     Example: cxrgen train --mode prefix --llm qwen1.5-0.5b --dry-run --json
     """

@@ -54,6 +54,7 @@ IMAGE_EXTS = (".dcm.png", ".png", ".jpg", ".jpeg", ".dcm")
 _IMAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LAST_GROUP = re.compile(r"^(.+)-\d+$")
 _UID_PART = re.compile(r"^(CXR\d+)_\d+_IM")
+_R2GEN_FOLDER = re.compile(r"^CXR\d+(?:_\d+)?_IM-\d+(?:-\d+)*$")
 _SECTIONS = {"FINDINGS": "findings", "IMPRESSION": "impression", "INDICATION": "indication",
              "COMPARISON": "comparison"}
 _LATERAL = {"LL", "RL", "LATERAL", "LARGE LATERAL"}
@@ -286,7 +287,7 @@ class IUSource:
         if self.images is None:
             return False
         for d in itertools.islice(self.images.iterdir(), 50):
-            if d.is_dir() and r2gen_id(d.name + "-0") and any(d.glob("[0-9].png")):
+            if d.is_dir() and _R2GEN_FOLDER.match(d.name) and any(d.glob("[0-9].png")):
                 return True
         return False
 
@@ -408,6 +409,8 @@ class IUSource:
         if self.r2gen_layout() and self.cfg.split != "r2gen":
             out[IMAGE_MISSING] = (f"{self.images} holds R2Gen-style folders (<id>/0.png): pass --annotation "
                                   "annotation.json so its image_path entries are used")
+        elif self.images is not None and (self.images / "images").is_dir():
+            out[IMAGE_MISSING] = (f"pass --images {self.images / 'images'} (the folder the image paths start in)")
         else:
             out[IMAGE_MISSING] = f"check --images {self.images}: it must hold the PNGs named in the reports"
         out[NOT_IN_ANNOTATION] = "check that --annotation is R2Gen's iu_xray annotation.json"

@@ -282,6 +282,7 @@ class MimicSource:
         chexpert = _labels(self.chexpert, fix) if self.chexpert else None
         negbio = _labels(self.negbio, fix) if self.negbio else None
         make = ReportMaker(cfg, "mimic")
+        stats.info["clean"] = make.name
         tried, found = len(selected), 0
         raws = self.reports.get_many([(subject, study) for study, subject, _, _ in selected])
         for (study, subject, split, images), raw in zip(selected, raws):
@@ -301,7 +302,7 @@ class MimicSource:
                     raise InputError(f"{where}: not UTF-8 text (byte {raw[e.start]:#04x})") from None
                 stats.drop(BAD_REPORT, where)
                 continue
-            sec = extract(text)
+            sec = extract(text, stats.info["header_corrections"])
             report = make(sec)
             if not report:
                 stats.drop(make.missing)

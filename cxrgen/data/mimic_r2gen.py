@@ -62,8 +62,10 @@ class MimicAnnotationSource:
 
     def hints(self) -> dict[str, str]:
         where = self.images or self.annotation.parent / "images"
-        return {IMAGE_MISSING: f"{where} must hold the annotation's image_path files (pXX/pSUBJECT/sSTUDY/*.jpg); "
-                               "pass --images DIR",
+        missing = (f"pass --images {where / 'images'} (the folder the image paths start in)"
+                   if (where / "images").is_dir() else
+                   f"{where} must hold the annotation's image_path files (pXX/pSUBJECT/sSTUDY/*.jpg); pass --images DIR")
+        return {IMAGE_MISSING: missing,
                 NO_VIEW.format(views=views_label(self.cfg.views)):
                     "views are known only with --root (the MIMIC-CXR-JPG metadata); pass --root or --views all"}
 

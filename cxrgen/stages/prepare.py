@@ -30,6 +30,9 @@ def validate(cfg) -> None:
         if not cfg.root and not cfg.annotation:
             issues.append("`cxrgen prepare mimic` needs --root (the MIMIC-CXR-JPG folder) or --annotation "
                           "(R2Gen's mimic_cxr/annotation.json)")
+        if cfg.images and not cfg.annotation:
+            issues.append("--images is only used with --annotation (R2Gen's mimic_cxr copy); MIMIC-CXR-JPG images "
+                          "are found under --root")
         if cfg.split not in ("official", "r2gen") or (cfg.split == "r2gen" and not cfg.annotation):
             issues.append("MIMIC-CXR uses its official split (or R2Gen's, with --annotation); drop --split")
     if cfg.dataset == "iu":
@@ -147,6 +150,8 @@ def run(cfg, *, ws: Workspace, force: bool = False, dry_run: bool = False, stric
             print_summary(name, json.loads(stats_path.read_text()), "up to date")
         return m
     stats = Stats()
+    from cxrgen.data.cleaning import resolve_cleaner  # readers that clean say which rules they used
+    stats.info["clean"] = resolve_cleaner(cfg.clean, "iu" if cfg.dataset == "iu" else "mimic")
     if dry_run:
         doc = _stats_doc(_consume(source, stats, None), stats)
         _check(name, source, doc, strict)

@@ -98,7 +98,7 @@ def _clipcap_transformer(d: int, prefix: int, clip: int, layers: int = 8, in_dim
 def test_prefix_at_clipcap_transformer_40_40(cli, preset, llm, d, llm_params):
     """The resource-efficient settings' mapper at prefix/clip 40: 53,587,968 (GPT-2) and 88,227,840 (d=1024)."""
     from pathlib import Path
-    cfg = Path(__file__).resolve().parents[2] / "examples" / "configs" / preset
+    cfg = Path(__file__).resolve().parents[2] / "cxrgen" / "presets" / preset
     d_run = _dry(cli, "--config", str(cfg))
     mapper = _clipcap_transformer(d, 40, 40)
     assert mapper == {768: 53_587_968, 1024: 88_227_840}[d]
@@ -113,7 +113,7 @@ def test_every_setting_states_its_exact_count(cli):
     from pathlib import Path
 
     from cxrgen.papers import SETTINGS
-    configs = Path(__file__).resolve().parents[2] / "examples" / "configs"
+    configs = Path(__file__).resolve().parents[2] / "cxrgen" / "presets"
     seen = 0
     for s in SETTINGS.values():
         if s.trainable_params is None:

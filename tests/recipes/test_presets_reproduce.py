@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / "examples" / "configs"
+CONFIGS = REPO / "cxrgen" / "presets"
 MINE = sorted(p.name for p in CONFIGS.glob("*.yaml") if p.name.startswith(("r2gengpt-", "llama-xr-", "dual-")))
 RESEFF = ["finetune-qwen1.5-0.5b.yaml", "prefix-gpt2-medium.yaml", "prefix-gpt2.yaml", "prefix-qwen1.5-0.5b.yaml"]
 

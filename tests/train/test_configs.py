@@ -1,4 +1,4 @@
-"""Every preset in examples/configs parses against TrainConfig and names registered modes/LLMs."""
+"""Every preset in cxrgen/presets parses against TrainConfig and names registered modes/LLMs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cxrgen.config.base import load_config
 from cxrgen.config.schema import TrainConfig
 from cxrgen.models.catalog import LLMS, MODES
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "examples" / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "cxrgen" / "presets").glob("*.yaml"))
 
 
 def test_the_six_paper_settings_exist():
