@@ -70,7 +70,10 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l field
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l id-field
+complete -c cxrgen -n '__fish_seen_subcommand_from label' -l labeler
+complete -c cxrgen -n '__fish_seen_subcommand_from label' -l labeler-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l out
+complete -c cxrgen -n '__fish_seen_subcommand_from label' -l tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a datasets
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a encoders
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a llms
@@ -95,10 +98,12 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l images
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l keep-priors
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l name
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l per-image
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l per-study
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l projections
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l remove-priors
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l reports
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l sections
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l seed
@@ -114,9 +119,11 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l images
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l keep-priors
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l name
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l per-image
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l per-study
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l remove-priors
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l reports
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l root
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l sections
@@ -128,11 +135,14 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l dry-run
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l keep-priors
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l layout
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l n
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l name
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l per-image
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l per-study
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l prior-mentions
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l remove-priors
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l root
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l sections
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l seed

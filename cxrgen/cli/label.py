@@ -1,4 +1,4 @@
-"""`cxrgen label`: CheXpert-14 labels (1 / 0 / -1 / null) for reports, with cxrgen's rule-based labeler."""
+"""`cxrgen label`: CheXpert-14 labels (1 / 0 / -1 / null) for reports, with cxrgen's rule-based labeler or CheXbert."""
 
 from __future__ import annotations
 
@@ -14,24 +14,31 @@ def label(
     field: str = typer.Option("report", "--field", help="JSONL field holding the report text."),
     id_field: str = typer.Option("id", "--id-field", help="JSONL field holding the id (default: line number)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write JSON lines here (atomically) instead of stdout."),
+    labeler: str = typer.Option("rules", "--labeler", help="rules (cxrgen's, offline, no weights) | chexbert."),
+    labeler_weights: Optional[Path] = typer.Option(None, "--labeler-weights", help="chexbert: chexbert.pth or a "
+                                                   "folder holding it (local file; never downloaded)."),
+    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="chexbert: folder with the bert-base-uncased "
+                                             "tokenizer (vocab.txt)."),
 ) -> None:
-    """Label reports with the 14 CheXpert observations (rule-based, offline, no weights).
+    """Label reports with the 14 CheXpert observations (rule-based by default; CheXbert from local weights).
 
     Output: one JSON line per report: id plus one key per class (No Finding, Enlarged Cardiomediastinum,
     Cardiomegaly, Lung Lesion, Lung Opacity, Edema, Consolidation, Pneumonia, Atelectasis, Pneumothorax,
     Pleural Effusion, Pleural Other, Fracture, Support Devices) with 1, 0, -1 (uncertain) or null.
 
     Example: cxrgen label records.jsonl --field report --out labels.jsonl
+    Example: cxrgen label reports.txt --labeler chexbert --labeler-weights chexbert.pth --tokenizer bert-base-uncased/
     """
     import json
     import sys
 
     from cxrgen.errors import InputError
-    from cxrgen.metrics.chexpert import default_labeler
+    from cxrgen.metrics.labelers import LabelerSpec, make_labeler
     from cxrgen.utils.io import atomic_path, iter_json_lines, iter_text_lines
 
     if not file.is_file():
         raise InputError(f"{file}: file not found")
+    lab = make_labeler(LabelerSpec(labeler, str(labeler_weights or ""), str(tokenizer or "")))
     jsonl = file.suffix.lower() in (".jsonl", ".json", ".ndjson")
     items: list[tuple[str, str]] = []
     if jsonl:
@@ -44,8 +51,8 @@ def label(
             items.append((str(row.get(id_field, lineno)), text))
     else:
         items = [(str(lineno), line.rstrip("\r\n")) for lineno, line in iter_text_lines(file)]
-    lab = default_labeler()
-    lines = (json.dumps({"id": rid, **lab.label(text)}) + "\n" for rid, text in items)
+    labels = lab.label_many([text for _, text in items])
+    lines = (json.dumps({"id": rid, **lab_}) + "\n" for (rid, _), lab_ in zip(items, labels))
     if out:
         with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as g:
             g.writelines(lines)

@@ -29,6 +29,8 @@ NAME = typer.Option(None, "--name", help="Workspace name of the prepared set (de
 CONFIG = typer.Option(None, "--config", "-c", help="YAML config file.")
 FORCE = typer.Option(False, "--force", help="Rebuild even if up to date.")
 DRY = typer.Option(False, "--dry-run", help="Read and count, write nothing.")
+REMOVE_PRIORS = typer.Option(None, "--remove-priors/--keep-priors", help="Rewrite targets without references to previous exams "
+                                                                          "('unchanged', 'compared to the prior'); the original stays in the record.")
 STRICT = typer.Option(False, "--strict", help="Fail (write nothing) when one drop reason removes more than half of the studies.")
 OVERRIDES = typer.Argument(None, help="key=value config overrides, e.g. seed=3.", show_default=False)
 
@@ -58,7 +60,7 @@ def mimic(
     clean: Optional[str] = CLEAN,
     deid: Optional[str] = typer.Option(None, "--deid", help="keep | normalize the '___' de-identification markers."),
     name: Optional[str] = NAME, config: Optional[Path] = CONFIG, force: bool = FORCE, dry_run: bool = DRY,
-    strict: bool = STRICT, overrides: Optional[List[str]] = OVERRIDES,
+    strict: bool = STRICT, remove_priors: Optional[bool] = REMOVE_PRIORS, overrides: Optional[List[str]] = OVERRIDES,
 ) -> None:
     """MIMIC-CXR-JPG with the official split and AP/PA filter, or R2Gen's mimic_cxr copy.
 
@@ -71,7 +73,7 @@ def mimic(
          root=str(root) if root else None, reports=str(reports) if reports else None,
          annotation=str(annotation) if annotation else None, images=str(images) if images else None,
          split="r2gen" if annotation else None, views=_views(views), per_image=per_image,
-         sections=sections, clean=clean, deid=deid, name=name)
+         sections=sections, clean=clean, deid=deid, name=name, remove_priors=remove_priors)
 
 
 # R2Gen's MIMIC copy: its entries as R2GenGPT uses them (every view, R2GenGPT's cleaner)
@@ -91,7 +93,8 @@ def iu(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random split."),
     views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
     clean: Optional[str] = CLEAN, name: Optional[str] = NAME, config: Optional[Path] = CONFIG,
-    force: bool = FORCE, dry_run: bool = DRY, strict: bool = STRICT, overrides: Optional[List[str]] = OVERRIDES,
+    force: bool = FORCE, dry_run: bool = DRY, strict: bool = STRICT, remove_priors: Optional[bool] = REMOVE_PRIORS,
+    overrides: Optional[List[str]] = OVERRIDES,
 ) -> None:
     """IU X-ray / OpenI reports (XML tarball read without unpacking, XML folder, Kaggle CSVs) or R2Gen's iu_xray copy.
 
@@ -104,7 +107,7 @@ def iu(
          projections=str(projections) if projections else None, images=str(images) if images else None,
          split=split or ("r2gen" if annotation else None),
          annotation=str(annotation) if annotation else None, seed=seed, views=_views(views),
-         per_image=per_image, sections=sections, clean=clean, name=name)
+         per_image=per_image, sections=sections, clean=clean, name=name, remove_priors=remove_priors)
 
 
 @app.command("synthetic")
@@ -116,7 +119,10 @@ def synthetic(
     root: Optional[Path] = typer.Option(None, "--root", help="Where to write the images (default: WORKSPACE/data/<name>)."),
     views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
     clean: Optional[str] = CLEAN, name: Optional[str] = NAME, config: Optional[Path] = CONFIG,
-    force: bool = FORCE, dry_run: bool = DRY, strict: bool = STRICT, overrides: Optional[List[str]] = OVERRIDES,
+    force: bool = FORCE, dry_run: bool = DRY, strict: bool = STRICT, remove_priors: Optional[bool] = REMOVE_PRIORS,
+    prior_mentions: Optional[float] = typer.Option(None, "--prior-mentions", help="Share of reports given a reference "
+                                                   "to a prior exam that does not exist (default 0)."),
+    overrides: Optional[List[str]] = OVERRIDES,
 ) -> None:
     """Make a synthetic CXR data set with visible findings and matching reports, then prepare it.
 
@@ -124,4 +130,4 @@ def synthetic(
     """
     _run(ctx, "synthetic", config, overrides, force, dry_run, strict=strict, n=n, seed=seed, layout=layout,
          root=str(root) if root else None, views=_views(views), per_image=per_image, sections=sections,
-         clean=clean, name=name)
+         clean=clean, name=name, remove_priors=remove_priors, prior_mentions=prior_mentions)

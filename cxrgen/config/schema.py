@@ -35,11 +35,15 @@ class PrepareConfig:
     layout: Literal["mimic", "iu"] = F("mimic", "synthetic: on-disk layout")
     image_size: int = F(320, "synthetic: image side in pixels (256–512)")
     on_error: Literal["fail", "skip"] = F("skip", "unreadable/missing report: fail, or skip and count")
+    remove_priors: bool = F(False, "rewrite targets without references to previous exams (original kept in extra.report_with_priors)")
+    prior_mentions: float = F(0.0, "synthetic: share of studies whose report refers to a prior exam that does not exist (as MIMIC reports do)")
     workers: int = F(0, "synthetic: processes drawing images (0: one per CPU core, at most 4)", runtime=True)
 
     def __post_init__(self) -> None:
         if self.per_image and self.dataset == "iu" and not self.images:
             pass  # IU records list image ids from the XML even without pixels
+        if not 0.0 <= self.prior_mentions <= 1.0:
+            raise ConfigError(f"prior_mentions={self.prior_mentions} must be in [0, 1]")
         if not 0 <= self.val_frac < 1 or not 0 <= self.test_frac < 1 or self.val_frac + self.test_frac >= 1:
             raise ConfigError("--val-frac and --test-frac must be in [0, 1) and sum to less than 1")
 
@@ -135,7 +139,7 @@ class TrainConfig:
     optim: OptimConfig = F(default_factory=OptimConfig, help="optimizer and schedule")
     seed: int = F(42, "seed for init, shuffling and dropout")
     val_every: int = F(0, "validate every N steps (0: at the end of each epoch)")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = F("auto", "autocast dtype (auto: bf16 on GPU, fp32 on CPU)", runtime=True)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = F("auto", "autocast dtype and a frozen LLM's weight dtype on GPU (auto: bf16 on GPU, fp32 on CPU)")
     grad_checkpointing: bool = F(False, "recompute activations to save memory", runtime=True)
     save_every: int = F(500, "checkpoint every N steps", runtime=True)
     keep_last: int = F(2, "step checkpoints to keep", runtime=True)

@@ -650,6 +650,7 @@ class SyntheticSource:
 
     def __init__(self, cfg, root: Path):
         self.root_path = root
+        self.cfg = cfg
         self.layout = cfg.layout
         if cfg.layout == "mimic":
             from cxrgen.data.mimic import MimicSource
@@ -669,6 +670,10 @@ class SyntheticSource:
         return self.inner.inputs() + [raw_input(self.root_path / GROUND_TRUTH)]
 
     def records(self, stats: Stats) -> Iterator[Record]:
+        records = self._records(stats)
+        return _with_prior_mentions(records, self.cfg, stats) if self.cfg.prior_mentions > 0 else records
+
+    def _records(self, stats: Stats) -> Iterator[Record]:
         truth = {}
         with open(self.root_path / GROUND_TRUTH, encoding="utf-8") as fh:
             for line in fh:
@@ -678,6 +683,27 @@ class SyntheticSource:
             r.labels = dict(truth[r.extra.get("study_id", r.id)])
             r.source = dict(r.source, dataset="synthetic", layout=self.layout)
             yield r
+
+
+# what MIMIC radiologists write about earlier films; on synthetic data there is never an earlier film
+PRIOR_SENTENCES = ("Heart size is unchanged from the prior study.", "Compared to the prior radiograph, the lungs are clear.",
+                   "No significant interval change.", "Mediastinal contours are stable.",
+                   "Lung volumes are similar to the previous exam.")
+
+
+def _with_prior_mentions(records: Iterator[Record], cfg, stats: Stats) -> Iterator[Record]:
+    """``prior_mentions``: put one prior-referencing sentence first in that share of the reports (findings
+    and the cleaned target), drawn per study from its own generator (the data set's images stay the same)."""
+    from cxrgen.data.cleaning import get_cleaner
+    clean = get_cleaner(cfg.clean, cfg.layout)
+    for r in records:
+        rng = np.random.default_rng([cfg.seed, int(hashlib.sha256(r.id.encode()).hexdigest()[:8], 16), 0x9E1])
+        if rng.random() < cfg.prior_mentions:
+            sentence = PRIOR_SENTENCES[int(rng.integers(len(PRIOR_SENTENCES)))]
+            r.findings = f"{sentence} {r.findings}".strip()
+            r.report = f"{clean(sentence)} {r.report}".strip()
+            stats.note("synthetic: reports given a prior reference (prior_mentions)")
+        yield r
 
 
 def read(cfg, *, ws, name: str, dry_run: bool = False) -> SyntheticSource | None:

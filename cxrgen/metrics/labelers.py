@@ -1,6 +1,7 @@
 """CheXpert-14 labelers behind one interface: ``name`` (recorded in scores.json) and ``label_many(texts)``.
 
 * ``rules``: cxrgen's rule-based labeler (:mod:`cxrgen.metrics.chexpert`); offline, no weights.
+* ``chexbert``: the released CheXbert checkpoint (:mod:`cxrgen.metrics.chexbert`), from local files only.
 
 Both return, per report, {class: 1 | 0 | -1 | None} for the 14 classes in ``chexpert.CLASSES`` order.
 """
@@ -22,7 +23,7 @@ class LabelerSpec:
     kind: str
     weights: str = ""      # chexbert: chexbert.pth, or a folder holding it
     tokenizer: str = ""    # chexbert: a folder with the bert-base-uncased vocab.txt / tokenizer files
-    device: str = "cpu"
+    device: str = "auto"
     batch_size: int = 16
 
 
@@ -40,8 +41,14 @@ class RulesLabeler:
         return self._lab.label_many(texts)
 
 
+def _chexbert(spec: LabelerSpec) -> Any:
+    from cxrgen.metrics.chexbert import CheXbertLabeler
+    return CheXbertLabeler.from_files(spec.weights, spec.tokenizer, device=spec.device, batch_size=spec.batch_size)
+
+
 LABELERS: Registry = Registry("labeler")
 LABELERS.register("rules", RulesLabeler, "cxrgen's rule-based CheXpert-14 labeler (offline, no weights)")
+LABELERS.register("chexbert", _chexbert, "CheXbert (Smit et al. 2020) from a local chexbert.pth + BERT tokenizer")
 
 
 def make_labeler(spec: LabelerSpec) -> Any:

@@ -56,7 +56,10 @@ NO_PRIOR = re.compile(rf"\b(?:no|without|not)\s+(?:\w+\s+)?(?:{_WHEN}|comparison
                       r"\b(?:not|un)available for comparison\b|\bno (?:studies|exams|films) (?:are )?available\b|"
                       r"\bnone\b\.?$|\bbaseline (?:study|exam|radiograph)\b", re.I)
 # Deleted inside a sentence before deciding whether the rest still refers to a prior.
-_CLAUSE = re.compile(rf"(?:^|,\s*|\s+)(?:{_COMPARED})[^,.;]*?(?:,\s*|(?=[.;]|$))", re.I)
+# The clause runs to the next comma; without one (R2Gen cleaning drops commas) it ends after the exam
+# noun and an optional date ("of ___", "from 2 days ago" is already inside the match).
+_CLAUSE = re.compile(rf"(?:^|,\s*|\s+)(?:{_COMPARED})(?:[^,.;]*?,\s*|(?:\s+(?:(?:of|from|dated|on)\s+)?(?:_{{2,}}|\d[\w/:-]*))?(?=\s|[.;]|$))",
+                     re.I)
 _WORDS = re.compile(r"\b(?:newly|new|again|interval(?:ly)?)\s+", re.I)
 _SENT = re.compile(r"(?<=[.!?])\s+")
 
@@ -91,10 +94,13 @@ class Rewrite:
         return bool(self.clauses_removed or self.words_removed or self.sentences_dropped)
 
 
-def _tidy(s: str) -> str:
+def _tidy(s: str, spaced: bool, lower: bool) -> str:
+    """Whitespace and the edges of a shortened sentence, in the sentence's own style: R2Gen-cleaned
+    targets are lowercase with a space before punctuation ("no effusion ."), raw text is not."""
     s = re.sub(r"\s+", " ", s).strip(" ,;")
-    s = re.sub(r"\s+([.,;])", r"\1", s)
-    if s and s[0].islower():
+    if not spaced:
+        s = re.sub(r"\s+([.,;])", r"\1", s)
+    if s and not lower and s[0].islower():
         s = s[0].upper() + s[1:]
     return s
 
@@ -118,10 +124,13 @@ def remove_priors(text: str) -> Rewrite:
         rw.clauses_removed += n
         t, n = _WORDS.subn("", t)
         rw.words_removed += n
-        t = _tidy(t)
+        if n:  # "a new effusion" → "an effusion"
+            t = re.sub(r"\b([Aa]) (?=[aeio])", r"\1n ", t)
+        spaced, lower = bool(re.search(r"\s[.,;]", s)), s == s.lower()
+        t = _tidy(t, spaced, lower)
         if not t.rstrip(".").strip() or prior_phrases(t):
             rw.sentences_dropped += 1
             continue
-        out.append(t if t.endswith((".", "!", "?")) else t + ".")
+        out.append(t if t.endswith((".", "!", "?")) else t + (" ." if spaced else "."))
     rw.text = " ".join(out)
     return rw

@@ -64,15 +64,16 @@ def _source(cfg, ws: Workspace, name: str, dry_run: bool) -> Source | None:
     return reader(cfg)
 
 
-def _consume(source: Source, stats: Stats, out: Path | None) -> dict:
+def _consume(source: Source, stats: Stats, out: Path | None, remove_priors: bool = False) -> dict:
     """Stream the records to ``out`` (or only count them), checking ids are unique."""
+    from cxrgen.data.priors_rewrite import rewrite
     splits: Counter = Counter()
     images: Counter = Counter()
     ids: set[str] = set()
     f = open(out, "w", encoding="utf-8") if out else None
     try:
         with progress(f"prepare {source.dataset}", unit="rec") as bar:
-            for r in source.records(stats):
+            for r in (rewrite(source.records(stats), stats) if remove_priors else source.records(stats)):
                 if r.id in ids:
                     raise InputError(f"{r.source.get('file', source.dataset)}: duplicate record id {r.id!r}")
                 ids.add(r.id)
@@ -153,13 +154,13 @@ def run(cfg, *, ws: Workspace, force: bool = False, dry_run: bool = False, stric
     from cxrgen.data.cleaning import resolve_cleaner  # readers that clean say which rules they used
     stats.info["clean"] = resolve_cleaner(cfg.clean, "iu" if cfg.dataset == "iu" else "mimic")
     if dry_run:
-        doc = _stats_doc(_consume(source, stats, None), stats)
+        doc = _stats_doc(_consume(source, stats, None, cfg.remove_priors), stats)
         _check(name, source, doc, strict)
         print_summary(name, doc, "dry run, nothing written")
         return None
     with build:
         try:
-            doc = _stats_doc(_consume(source, stats, build.work_dir / FILES["records"]), stats)
+            doc = _stats_doc(_consume(source, stats, build.work_dir / FILES["records"], cfg.remove_priors), stats)
             _check(name, source, doc, strict)
             atomic_write_json(build.work_dir / FILES["stats"], doc)
             m = build.commit([FILES["records"], FILES["stats"]],

@@ -423,6 +423,9 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
     entry, gen_manifest = upstream(ws, "generate", run_name, split)
     inputs = [entry]
     rec_path: Optional[Path] = Path(records) if records else None
+    if "ce" in cfg.metrics and cfg.labeler == "chexbert":  # new weights under the same path rescore
+        from cxrgen.metrics.chexbert import weight_file
+        inputs.append(raw_input(weight_file(cfg.labeler_weights)))
     if "ce" in cfg.metrics:  # both reference sources are scored whatever the headline
         if rec_path is not None:
             inputs.append(raw_input(rec_path))
@@ -453,4 +456,5 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
                             counts={"reports": len(preds.ids)},
                             extra={"reference_fingerprint": doc["reference_fingerprint"],
                                    "reference_labels": doc["settings"]["reference_labels"],
+                                   "ce": (doc.get("ce") or {}).get("headline"),
                                    "metrics": scored.metrics, "error_analysis": headline(doc)})

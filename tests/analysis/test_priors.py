@@ -82,8 +82,13 @@ def test_mentions_prior_looks_at_every_sentence():
      "There has been placement of a right internal jugular line."),
     ("No prior studies available for comparison. The lungs are clear.", "The lungs are clear."),
     ("New small right effusion.", "Small right effusion."),
+    ("There is a new effusion at the right base.", "There is an effusion at the right base."),
     ("The lungs are clear.  No effusion.", "The lungs are clear. No effusion."),
     ("Since the previous exam, a right effusion has developed. Heart normal.", "Heart normal."),
+    # R2Gen-cleaned targets keep their style: lowercase, a space before punctuation
+    ("compared to the prior study , there is a new left effusion . the lungs are clear .",
+     "there is a left effusion . the lungs are clear ."),
+    ("heart size is unchanged . no pneumothorax .", "no pneumothorax ."),
 ])
 def test_remove_priors(text, expected):
     rw = remove_priors(text)

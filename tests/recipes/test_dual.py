@@ -43,7 +43,7 @@ def test_loss_is_half_lm_half_infonce_and_topics_come_from_the_llm(tmp_path, tin
     ids = tok("heart", add_special_tokens=False)["input_ids"]
     assert torch.allclose(rec.encoder.topic_embeds[2], emb[ids].mean(0))
     ctx = DataContext(tokenizer=tok, max_len=32, store=store)
-    batch = rec.collate([rec.example(r, ctx, train=True) for r in recs], train=True)
+    batch = rec.collate([rec.example(r, ctx, with_targets=True) for r in recs], with_targets=True)
     assert int(batch["visual_pos"][0].sum()) == 4 + 3          # patch tokens + one per topic
     rec.eval()
     with torch.no_grad():
@@ -80,7 +80,7 @@ def test_contrastive_target_is_the_frozen_llms_last_hidden_states(tmp_path, tiny
     rec.eval()
     tok = rec.llm.tokenizer
     ctx = DataContext(tokenizer=tok, max_len=32, store=store)
-    batch = rec.collate([rec.example(r, ctx, train=True) for r in recs], train=True)
+    batch = rec.collate([rec.example(r, ctx, with_targets=True) for r in recs], with_targets=True)
     t = rec.report_target(batch)
     for i, r in enumerate(recs):
         ids = tok(r.report, add_special_tokens=False)["input_ids"]
@@ -119,9 +119,9 @@ def test_dual_vit_trains_the_vit_on_squashed_224_images(tmp_path, tiny_cfg):
     assert all(p.requires_grad for p in rec.vision.model.parameters())
     assert not any(p.requires_grad for p in rec.lm.parameters())
     ctx = DataContext(tokenizer=rec.llm.tokenizer, max_len=32, image_root=root)
-    exs = [rec.example(r, ctx, train=True) for r in recs]
+    exs = [rec.example(r, ctx, with_targets=True) for r in recs]
     assert exs[0]["pixels"].shape == (2, 3, 64, 64)                 # two views, tiny ViT input size
-    batch = rec.collate(exs, train=True)
+    batch = rec.collate(exs, with_targets=True)
     assert int(batch["visual_pos"][0].sum()) == 17 + 2
     out = rec(batch)
     out["loss"].backward()

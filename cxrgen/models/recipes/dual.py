@@ -26,9 +26,7 @@ import torch
 
 from cxrgen.errors import InputError
 from cxrgen.models.dual import DualEncoder, info_nce, masked_mean
-from cxrgen.models.recipes.base import DataContext, Recipe, target_ids, text_ids
-
-DEFAULT_ENCODER = "vit-base"
+from cxrgen.models.recipes.base import DataContext, Recipe, on_meta, registry_dim, text_ids
 
 
 def topic_embeddings(llm: Any, topics: tuple[str, ...]) -> torch.Tensor:
@@ -48,18 +46,15 @@ def topic_embeddings(llm: Any, topics: tuple[str, ...]) -> torch.Tensor:
 class DualRecipe(Recipe):
     mode = "dual"
     reads = "features"
-
-    @classmethod
-    def load_llm(cls, cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None):
-        from cxrgen.models.recipes.r2gengpt import load_frozen_llm
-        return load_frozen_llm(cfg, meta=meta, device=device, dtype=dtype)
+    frozen_llm = True
+    default_encoder = "vit-base"
 
     def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
         super().__init__(cfg, llm)
         dc = cfg.dual
         self.vision = self.build_vision(cfg)
         in_dim = self.vision.dim if self.vision is not None else \
-            (feature_dim or _registry_dim(cfg.encoder or DEFAULT_ENCODER))
+            (feature_dim or registry_dim(self.encoder_name(cfg)))
         self.encoder = DualEncoder(in_dim, llm.hidden_size, topic_embeddings(llm, dc.topics),
                                    content_layers=dc.content_layers, topic_layers=dc.topic_layers, heads=dc.heads)
         self._targets: dict[str, torch.Tensor] = {}   # record id → report target (frozen LLM: never changes)
@@ -81,11 +76,6 @@ class DualRecipe(Recipe):
         if self.vision is not None:
             self.vision.model.requires_grad_(True)
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.lm.eval()
-        return self
-
     def adapter_config(self) -> dict:
         dc = self.cfg.dual
         return {**super().adapter_config(), "in_dim": self.encoder.in_dim,
@@ -95,16 +85,13 @@ class DualRecipe(Recipe):
                 **({"vision": self.vision.name} if self.vision is not None else {})}
 
     # --- data --------------------------------------------------------------------------------------
-    def example(self, record: Any, ctx: DataContext, *, train: bool) -> dict:
+    def inputs(self, record: Any, ctx: DataContext) -> dict:
         if self.vision is not None:
             if not record.images:
                 raise InputError(f"record {record.id!r} has no images")
             bos = ctx.tokenizer.bos_token_id
-            ex = {"id": record.id, "reference": record.report, "pre": [bos] if bos is not None else [],
-                  "pixels": self.vision.load_study(record, ctx.image_root)}          # (V, 3, 224, 224)
-            if train:
-                ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
-            return ex
+            return {"pre": [bos] if bos is not None else [],
+                    "pixels": self.vision.load_study(record, ctx.image_root)}          # (V, 3, 224, 224)
         if ctx.store is None:
             raise InputError("mode dual needs ViT patch features: run `cxrgen embed --encoder vit-base` first")
         if not ctx.store.tokens:
@@ -113,21 +100,17 @@ class DualRecipe(Recipe):
         if not record.images:
             raise InputError(f"record {record.id!r} has no images")
         bos = ctx.tokenizer.bos_token_id
-        ex = {"id": record.id, "reference": record.report, "pre": [bos] if bos is not None else [],
-              "features": ctx.store.study([im.image_id for im in record.images]).astype(np.float32)}
-        if train:
-            ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
-        return ex
+        return {"pre": [bos] if bos is not None else [],
+                "features": ctx.store.study([im.image_id for im in record.images]).astype(np.float32)}
 
-    def collate(self, examples: list[dict], *, train: bool) -> dict:
-        tokens = self.vision.tokens if self.vision is not None else examples[0]["features"].shape[0]
-        n_vis = tokens + self.encoder.n_topics
-        rows = [{"pre": e["pre"], "n_visual": n_vis, "target": e.get("target", []) if train else []}
-                for e in examples]
-        batch = self.batch(rows, examples, train=train, features=self.vision is None)
-        if self.vision is not None:
-            batch["pixels"] = [torch.from_numpy(np.asarray(e["pixels"])) for e in examples]
-        return batch
+    def layout_row(self, example: dict) -> dict:
+        tokens = self.vision.tokens if self.vision is not None else example["features"].shape[0]
+        return {"pre": example["pre"], "n_visual": tokens + self.encoder.n_topics}
+
+    def collate_inputs(self, examples: list[dict]) -> dict:
+        if self.vision is None:
+            return super().collate_inputs(examples)
+        return {"pixels": [torch.from_numpy(np.asarray(e["pixels"])) for e in examples]}
 
     # --- model --------------------------------------------------------------------------------------
     def _visual(self, batch: dict) -> torch.Tensor:
@@ -140,7 +123,7 @@ class DualRecipe(Recipe):
         return self.encoder(feats.to(dtype))
 
     def report_target(self, batch: dict) -> torch.Tensor:
-        """(B, d) contrastive target of each report in a training batch (see the module docstring)."""
+        """(B, d) contrastive target of each report in a batch with targets (see the module docstring)."""
         report = batch["target_pos"] & (batch["seq_ids"] != self.llm.eos_id)
         if self.cfg.dual.target == "embeddings":
             with torch.no_grad():
@@ -151,8 +134,7 @@ class DualRecipe(Recipe):
         if todo:
             for i, t in zip(todo, self._encode_reports([batch["seq_ids"][i][report[i]] for i in todo])):
                 self._targets[ids[i]] = t.cpu()
-        dev = batch["seq_ids"].device
-        return torch.stack([self._targets[rid] for rid in ids]).to(dev)
+        return torch.stack([self._targets[rid] for rid in ids]).to(batch["seq_ids"].device)
 
     @torch.no_grad()
     def _encode_reports(self, reports: list[torch.Tensor]) -> torch.Tensor:
@@ -191,11 +173,6 @@ class DualRecipe(Recipe):
         return self.embed_layout(batch, self._visual(batch))
 
 
-def _registry_dim(name: str) -> int:
-    from cxrgen.models.recipes.r2gengpt import _registry_dim as dim
-    return dim(name)
-
-
 class DualVitRecipe(DualRecipe):
     """The paper's setting: the ImageNet ViT runs on the fly and trains; 224×224, no crop."""
     mode = "dual-vit"
@@ -203,6 +180,5 @@ class DualVitRecipe(DualRecipe):
 
     def build_vision(self, cfg: Any):
         from cxrgen.models.image_encoder import load_image_encoder
-        from cxrgen.models.recipes.r2gengpt import _on_meta
-        return load_image_encoder(cfg.encoder or DEFAULT_ENCODER, weights=cfg.encoder_weights, meta=_on_meta(),
+        return load_image_encoder(cfg.encoder or self.default_encoder, weights=cfg.encoder_weights, meta=on_meta(),
                                   squash=True)
