@@ -54,8 +54,11 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l beams
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l checkpoint
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l dry-run
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l encoder-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l images
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l images-dir
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l length-penalty
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l limit
@@ -67,6 +70,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l shuffle-features
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l split
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l study-by
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l field
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l id-field
