@@ -135,7 +135,8 @@ _KEYS = {"ce_precision": "ce_micro_precision_14", "ce_recall": "ce_micro_recall_
 
 
 def compare(s: Setting, scores_file: Path | None) -> list[dict]:
-    """Rows ``{metric, paper, ours, delta}`` for every metric the paper reports."""
+    """Rows ``{metric, paper, ours, delta}`` for every metric the paper reports; CE rows add ``setting``
+    (reference source and uncertain convention, from the scores' ``ce.headline``)."""
     ours = {}
     if scores_file is not None:
         try:
@@ -145,16 +146,23 @@ def compare(s: Setting, scores_file: Path | None) -> list[dict]:
         except json.JSONDecodeError as e:
             raise InputError(f"{scores_file}: not valid JSON ({e}); re-run `cxrgen score`") from None
         metrics = (data or {}).get("metrics") or {}
+        head = ((data or {}).get("ce") or {}).get("headline")
+        ce_setting = f"{head['reference']} unc={head['uncertain']}" if head else None
         for m in METRICS:
             v = metrics.get(_KEYS.get(m, m))
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 ours[m] = float(v)
+    else:
+        ce_setting = None
     rows = []
     for m in METRICS:
         if m not in s.numbers or s.numbers[m] is None:
             continue
         p, o = s.numbers[m], ours.get(m)
-        rows.append({"metric": m, "paper": p, "ours": o, "delta": None if o is None else round(o - p, 4)})
+        row = {"metric": m, "paper": p, "ours": o, "delta": None if o is None else round(o - p, 4)}
+        if m.startswith("ce_") and ce_setting:  # every CE number says what it was computed against
+            row["setting"] = ce_setting
+        rows.append(row)
     return rows
 
 

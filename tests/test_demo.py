@@ -43,3 +43,13 @@ def _report_in_browser(ws, tmp_path):
     assert all(len(m["cells"]) == 6 for m in dom.metrics.values())  # with the majority baseline's column and Δ
     assert dom.external == []
     screenshot(page, tmp_path / "demo-report.png")
+
+
+def test_render_names_the_ce_setting():
+    from cxrgen.stages.demo import COLUMNS, render
+    metrics = {k: 0.5 for k, _ in COLUMNS}
+    head = {"reference": "ref=dataset", "uncertain": "pos", "labeler": "cxrgen-rules-2"}
+    lines = render({"results": {"trained (prefix)": metrics}, "ce": head}).splitlines()
+    assert lines[2] == "| trained (prefix) | " + " | ".join(["0.500"] * len(COLUMNS)) + " |"
+    assert lines[-1] == "CE columns: ref=dataset, uncertain=pos, labeler cxrgen-rules-2."
+    assert render({"results": {"x": metrics}}).splitlines()[-1].startswith("| x |")

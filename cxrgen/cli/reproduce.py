@@ -73,6 +73,6 @@ def reproduce(
         t.add_column(c, justify="right" if c != "metric" else "left")
     fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
     for r in rows:
-        t.add_row(r["metric"], fmt(r["paper"]), fmt(r["ours"]), "" if r["delta"] is None else f"{r['delta']:+.3f}")
+        t.add_row(r["metric"] + (f" ({r['setting']})" if r.get("setting") else ""), fmt(r["paper"]), fmt(r["ours"]), "" if r["delta"] is None else f"{r['delta']:+.3f}")
     con.print(t)
     return 0

@@ -109,8 +109,9 @@ def run(cfg: DemoConfig, *, ws: Workspace, force: bool = False, echo: Callable[[
         m = step(f"score {label}", lambda r=run_name, s=split: score.run(c["score"], ws=ws, run_name=r, split=s,
                                                                           force=force))
         results[label] = m.extra["metrics"]
+        ce_setting = m.extra.get("ce") or None
     log.info("demo timings (s): %s", timings)
-    return {"results": results, "timings": timings, "workspace": str(ws.root)}
+    return {"results": results, "timings": timings, "workspace": str(ws.root), "ce": ce_setting}
 
 
 def render(summary: dict) -> str:
@@ -119,4 +120,7 @@ def render(summary: dict) -> str:
     lines = [head, "|" + "---|" * (len(COLUMNS) + 1)]
     for label, metrics in summary["results"].items():
         lines.append(f"| {label} | " + " | ".join(f"{metrics.get(k, float('nan')):.3f}" for k, _ in COLUMNS) + " |")
+    ce = summary.get("ce")
+    if ce:  # every CE number is named with its reference source and uncertain convention
+        lines += ["", f"CE columns: {ce['reference']}, uncertain={ce['uncertain']}, labeler {ce['labeler']}."]
     return "\n".join(lines)

@@ -373,4 +373,5 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
                             counts={"reports": len(preds.ids)},
                             extra={"reference_fingerprint": doc["reference_fingerprint"],
                                    "reference_labels": doc["settings"]["reference_labels"],
+                                   "ce": (doc.get("ce") or {}).get("headline"),
                                    "metrics": scored.metrics, "error_analysis": headline(doc)})

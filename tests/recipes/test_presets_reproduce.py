@@ -196,6 +196,14 @@ def test_reproduce_compare_reads_scores_json(cli, ws):
     assert rows["bleu_4"] == {"metric": "bleu_4", "paper": 0.134, "ours": 0.1, "delta": -0.034}
     assert rows["ce_f1"]["ours"] == 0.4 and rows["ce_f1"]["paper"] == 0.389
     assert rows["meteor"]["ours"] is None
+    assert "setting" not in rows["ce_f1"]  # old scores.json without ce.headline
+    head = {"reference": "ref=labeler", "uncertain": "neg", "labeler": "cxrgen-rules-2"}
+    (p / "scores.json").write_text(json.dumps({"metrics": {"ce_micro_f1_14": 0.4}, "ce": {"headline": head}}))
+    r = cli("reproduce", "r2gengpt-deep-mimic", "--compare", "--json")
+    rows = {x["metric"]: x for x in json.loads(r.out)["rows"]}
+    assert rows["ce_f1"]["setting"] == "ref=labeler unc=neg" and "setting" not in rows["bleu_4"]
+    r = cli("reproduce", "r2gengpt-deep-mimic", "--compare")
+    assert r.code == 0 and "ce_f1 (ref=labeler unc=neg)" in r.out
 
 
 @pytest.mark.parametrize("ds", ["iu", "mimic"])

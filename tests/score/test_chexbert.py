@@ -147,3 +147,24 @@ def test_chexbert_without_weights_says_what_to_download(cli, tmp_path):
     assert r.code == 2 and "nope.pth: no such file or folder" in r.err
     r = cli("score", preds, "--metrics", "ce", "--labeler", "chexbart")
     assert r.code == 2 and "unknown labeler 'chexbart' (did you mean 'chexbert'?)" in r.err
+
+
+def test_workspace_score_records_the_chexbert_weights_as_an_input(twin, cli, ws):
+    from cxrgen.config.schema import GenerateConfig
+    from cxrgen.workspace.artifact import ArtifactBuild
+    from cxrgen.workspace.hashing import file_sha256
+    from cxrgen.workspace.layout import Workspace
+    path, tok, _ = twin
+    w = Workspace(ws)
+    with ArtifactBuild(w, "generate", ("r1", "test"), GenerateConfig(), []) as b:
+        write_preds(b.work_dir / "preds.jsonl", make_pairs(6, seed=4))
+        b.commit(["preds.jsonl"])
+    args = ("score", "--run", "r1", "--split", "test", "--metrics", "ce", "--labeler", "chexbert",
+            "--labeler-weights", path, "--tokenizer", tok, "--bootstrap", "0", "--json")
+    r = cli(*args)
+    assert r.code == 0, r.err
+    folder = w.artifact_dir("score", "r1", "test")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    weights = [i for i in manifest["inputs"] if i.get("path") == str(path.resolve())]
+    assert len(weights) == 1 and weights[0]["sha256"] == file_sha256(path)
+    assert manifest["extra"]["ce"]["labeler"] == json.loads(r.out)["ce"]["headline"]["labeler"]
