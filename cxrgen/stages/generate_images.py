@@ -130,7 +130,7 @@ def run(cfg: GenerateConfig, *, ws: Workspace, images: Sequence[str] = (), image
     """One row per study: ``{"id", "images", "views", "left_out", "prediction"}`` (nothing written)."""
     from cxrgen.data.records import ImageRef, Record
     from cxrgen.models.recipes.base import DataContext
-    from cxrgen.stages.embed import resolve_device
+    from cxrgen.models.runtime import resolve_device
     from cxrgen.stages.generate import default_run, generate_batch, validate
     from cxrgen.stages.train import load_run
     from cxrgen.workspace.artifact import upstream
@@ -157,10 +157,10 @@ def run(cfg: GenerateConfig, *, ws: Workspace, images: Sequence[str] = (), image
             ecfg, enc = _encoder(ws, tcfg.dataset, encoder, encoder_weights, str(device))
             store = _embed(ecfg, enc, files, Path(tmp))
         ctx = DataContext(tokenizer=recipe.llm.tokenizer, max_len=tcfg.max_len, store=store, image_root=root)
-        exs = [recipe.example(r, ctx, train=False) for r in records]
+        exs = [recipe.example(r, ctx, with_targets=False) for r in records]
         preds: list[str] = []
         for b0 in range(0, len(exs), cfg.batch_size):
-            preds += generate_batch(recipe, recipe.collate(exs[b0:b0 + cfg.batch_size], train=False), cfg, device)
+            preds += generate_batch(recipe, recipe.collate(exs[b0:b0 + cfg.batch_size], with_targets=False), cfg, device)
         if store is not None:
             store.close()
     return [{"id": s.id, "images": [str(f) for f in s.files], "views": s.views, "left_out": s.left_out, "prediction": p}
