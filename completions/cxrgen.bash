@@ -12,7 +12,7 @@ _cxrgen() {
 _cxrgen_subs() {
   case "$1" in
     "") echo "audit demo embed generate label list prepare report reproduce score status train";;
-    "list") echo "datasets encoders llms modes";;
+    "list") echo "datasets encoders labelers llms modes";;
     "prepare") echo "iu mimic synthetic";;
   esac
 }
@@ -27,6 +27,7 @@ _cxrgen_opts() {
     "list") echo "--help";;
     "list datasets") echo "--help --json";;
     "list encoders") echo "--help --json";;
+    "list labelers") echo "--help --json";;
     "list llms") echo "--help --json";;
     "list modes") echo "--help --json";;
     "prepare") echo "--help";;

@@ -76,6 +76,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from label' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a datasets
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a encoders
+complete -c cxrgen -n '__fish_seen_subcommand_from list' -a labelers
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a llms
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a modes
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -l help
@@ -83,6 +84,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcomm
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from datasets' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from encoders' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from encoders' -l json
+complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from labelers' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from labelers' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from llms' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from llms' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from modes' -l help
