@@ -94,8 +94,8 @@ def weight_file(weights: str) -> Path:
 def load_checkpoint(path: Path) -> tuple[object, dict]:
     """(model, keys report) from a chexbert.pth / .safetensors; strict: any missing or unexpected key is an error.
 
-    Older transformers saved ``bert.embeddings.position_ids`` as a buffer; it is the only key dropped when
-    the installed BertModel does not keep it (it is ``arange(512)``, not a weight).
+    ``bert.embeddings.position_ids`` (``arange(512)``, a buffer, not a weight) is the one key allowed on one
+    side only: transformers 2.x (CheXbert's) did not save it, 4.x saves it, 5.x does not keep it.
     """
     from cxrgen.models.encoders.base import load_into, load_state_dict
     state = load_state_dict(path)  # weights_only=True; unwraps model_state_dict and the module. prefix
@@ -105,7 +105,7 @@ def load_checkpoint(path: Path) -> tuple[object, dict]:
     dropped = [k for k in ("bert.embeddings.position_ids",) if k in state and k not in own]
     for k in dropped:
         state.pop(k)
-    load_into(model, state, str(path))
+    load_into(model, state, str(path), ignore=("bert.embeddings.position_ids",))
     model.eval()
     return model, {"loaded": len(state), "dropped_buffers": dropped}
 
