@@ -36,7 +36,7 @@ WHAT_TO_DOWNLOAD = (
     "(huggingface.co/StanfordAIMI/RRG_scorers, or the link in github.com/stanfordmlgroup/CheXbert) and the "
     "bert-base-uncased tokenizer (`huggingface-cli download bert-base-uncased vocab.txt tokenizer_config.json "
     "config.json --local-dir bert-base-uncased`); pass them as --labeler-weights chexbert.pth --tokenizer "
-    "bert-base-uncased/")
+    "bert-base-uncased/ (or put both in one folder and pass --labeler-weights FOLDER)")
 
 
 def build_model(config):
@@ -119,11 +119,14 @@ class CheXbertLabeler:
 
     @classmethod
     def from_files(cls, weights: str, tokenizer: str, *, device: str = "auto", batch_size: int = 16) -> "CheXbertLabeler":
-        """Load ``weights`` (chexbert.pth, .safetensors, or a folder with one) and the tokenizer folder.
+        """Load ``weights`` (chexbert.pth, .safetensors, or a folder with one) and the tokenizer folder
+        (default: the weights folder, when it holds vocab.txt).
 
         Raises ConfigError (nothing given: says what to download and how to pass it; a path that does not
         exist) or CheckpointError (pickled code, not a CheXbert layout, missing/unexpected keys).
         """
+        if weights and not tokenizer and (Path(weights).expanduser() / "vocab.txt").is_file():
+            tokenizer = weights  # one folder holding chexbert.pth and the tokenizer files
         if not weights or not tokenizer:
             raise ConfigError(WHAT_TO_DOWNLOAD)
         import torch
