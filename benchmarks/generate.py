@@ -50,7 +50,7 @@ def main() -> None:
         t = time.perf_counter()
         out = []
         for i in range(0, len(exs), batch_size):
-            out += generate_batch(rec, rec.collate(exs[i:i + batch_size], train=False), cfg, cpu)
+            out += generate_batch(rec, rec.collate(exs[i:i + batch_size], with_targets=False), cfg, cpu)
         return out, time.perf_counter() - t
 
     fixed = {"max_new_tokens": a.new_tokens, "min_new_tokens": a.new_tokens}

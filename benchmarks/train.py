@@ -59,6 +59,7 @@ def main() -> None:
     from cxrgen.config.base import from_dict
     from cxrgen.config.schema import TrainConfig
     from cxrgen.models.recipes.base import DataContext
+    from cxrgen.models.trainer import epoch_batches
     from cxrgen.stages import train as stage
     from tests.train.fixtures import make_workspace
 
@@ -81,8 +82,8 @@ def main() -> None:
     inputs, store, splits = stage.load_inputs(cfg, ws, "medclip-vit")
     recipe = cls.create(cfg, device=torch.device("cpu"), feature_dim=store.dim)
     ctx = DataContext(tokenizer=recipe.llm.tokenizer, max_len=cfg.max_len, store=store)
-    batches = stage.epoch_batches(len(splits["train"]), 0, seed=cfg.seed, batch_size=a.batch_size, rank=0, world=1)
-    collated = [recipe.collate([recipe.example(splits["train"][i], ctx, train=True) for i in b], train=True)
+    batches = epoch_batches(len(splits["train"]), 0, seed=cfg.seed, batch_size=a.batch_size, rank=0, world=1)
+    collated = [recipe.collate([recipe.example(splits["train"][i], ctx, with_targets=True) for i in b], with_targets=True)
                 for b in batches]
     opt = torch.optim.AdamW([p for p in recipe.parameters() if p.requires_grad], lr=1e-4)
     recipe.train()

@@ -136,7 +136,7 @@ class TrainConfig:
     optim: OptimConfig = F(default_factory=OptimConfig, help="optimizer and schedule")
     seed: int = F(42, "seed for init, shuffling and dropout")
     val_every: int = F(0, "validate every N steps (0: at the end of each epoch)")
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = F("auto", "autocast dtype (auto: bf16 on GPU, fp32 on CPU)", runtime=True)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = F("auto", "autocast dtype and a frozen LLM's weight dtype on GPU (auto: bf16 on GPU, fp32 on CPU)")
     grad_checkpointing: bool = F(False, "recompute activations to save memory", runtime=True)
     save_every: int = F(500, "checkpoint every N steps", runtime=True)
     keep_last: int = F(2, "step checkpoints to keep", runtime=True)

@@ -59,19 +59,19 @@ LLMS.register("tiny-llama", Entry(_L, {"tiny": "llama"}), "random 2-layer Llama 
 # --- training recipes (train --mode) -------------------------------------------------------
 MODES: Registry[Entry] = Registry("mode")
 _R = "cxrgen.models.recipes"
-MODES.register("prefix", Entry(f"{_R}.prefix:PrefixRecipe", {"encoder": "medclip-vit"}),
+MODES.register("prefix", Entry(f"{_R}.prefix:PrefixRecipe", {}),
                "resource-efficient MRG: ClipCap mapper → prefix, LLM frozen (Table I)")
-MODES.register("finetune", Entry(f"{_R}.prefix:FinetuneRecipe", {"encoder": "medclip-vit"}),
+MODES.register("finetune", Entry(f"{_R}.prefix:FinetuneRecipe", {}),
                "resource-efficient MRG: mapper + LLM trained (Table II)")
-MODES.register("shallow", Entry(f"{_R}.r2gengpt:ShallowRecipe", {"encoder": "swin-base-grid"}),
+MODES.register("shallow", Entry(f"{_R}.r2gengpt:ShallowRecipe", {}),
                "R2GenGPT shallow: Swin-B frozen, projector only (4,206,592 params at d=4096)")
-MODES.register("delta", Entry(f"{_R}.r2gengpt:DeltaRecipe", {"encoder": "swin-base-grid"}),
+MODES.register("delta", Entry(f"{_R}.r2gengpt:DeltaRecipe", {}),
                "R2GenGPT delta: + LoRA r16 on Swin query/value, images encoded on the fly (4,976,640)")
-MODES.register("deep", Entry(f"{_R}.r2gengpt:DeepRecipe", {"encoder": "swin-base-grid"}),
+MODES.register("deep", Entry(f"{_R}.r2gengpt:DeepRecipe", {}),
                "R2GenGPT deep: + whole Swin-B trained, images encoded on the fly (90,949,816)")
-MODES.register("qlora", Entry(f"{_R}.qlora:QloraRecipe", {"encoder": "xrv-densenet121-res224-all"}),
+MODES.register("qlora", Entry(f"{_R}.qlora:QloraRecipe", {}),
                "LLaMA-XR: xrv pathology scores as text, 4-bit NF4 LLM + LoRA r16 (41,943,040 params)")
-MODES.register("dual", Entry(f"{_R}.dual:DualRecipe", {"encoder": "vit-base"}),
+MODES.register("dual", Entry(f"{_R}.dual:DualRecipe", {}),
                "dual content/topic encoders → projector, LLM frozen; 0.5·LM + 0.5·InfoNCE (τ 0.07)")
 MODES.register("lm", Entry(f"{_R}.lm:LanguageModelRecipe", {}),
                "the LLM alone on report text (tiny twins' stand-in for pretraining; exports final/hf)")

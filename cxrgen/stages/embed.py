@@ -25,7 +25,8 @@ from typing import Callable
 import numpy as np
 
 from cxrgen.config.schema import EmbedConfig
-from cxrgen.errors import ConfigError, InputError
+from cxrgen.errors import InputError
+from cxrgen.models.runtime import resolve_device
 from cxrgen.utils import dist
 from cxrgen.workspace.artifact import ArtifactBuild, upstream
 from cxrgen.workspace.layout import FILES, Workspace
@@ -84,17 +85,6 @@ def shard_name(start: int, stop: int) -> str:
     return f"shard-{start:09d}-{stop:09d}.npz"
 
 
-def resolve_device(device: str) -> str:
-    import torch
-    if device == "auto":
-        if torch.cuda.is_available():
-            return f"cuda:{dist.local_rank()}" if dist.is_distributed() else "cuda"
-        return "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    return device
-
-
 # --- the data pipeline (runs in DataLoader workers) -------------------------------------------
 class ImageDataset:
     """Map-style dataset: position → (position, tensor | None, error message)."""
@@ -149,7 +139,7 @@ def plan(cfg: EmbedConfig, ws: Workspace) -> dict:
             "dtype": cfg.dtype, "scores": len(enc.score_labels), "images": len(items), "dataset": cfg.dataset,
             "cache_bytes": row * len(items), "world_size": world, "shards": len(shards),
             "shard_images": shards[0][1] - shards[0][0] if shards else 0, "shards_done": done,
-            "batch_size": cfg.batch_size, "workers": cfg.workers, "device": resolve_device(cfg.device),
+            "batch_size": cfg.batch_size, "workers": cfg.workers, "device": str(resolve_device(cfg.device)),
             "preprocessing": enc.preprocess.describe(), "output": str(ws.features_path(cfg.dataset, cfg.encoder))}
 
 
@@ -223,7 +213,7 @@ def _embed_shards(cfg: EmbedConfig, enc, items: list[Item], work: Path, rank: in
         log.info("resuming: %d of %d images already embedded", done, total)
     if not todo:
         return
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device)   # the same rules as train and generate (cxrgen.models.runtime)
     model = enc.model.to(device).eval()
     batches = [list(range(s, min(s + cfg.batch_size, b))) for a, b in todo for s in range(a, b, cfg.batch_size)]
     loader = decode_loader(items, enc.preprocess, batches, cfg.workers)

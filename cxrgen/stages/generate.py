@@ -14,7 +14,7 @@ predictions go to generate/<run>/<split>-shuffled/ so they never replace the rea
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +106,9 @@ class RepetitionPenalty:
 def generate_batch(recipe: Any, batch: dict, cfg: GenerateConfig, device: Any) -> list[str]:
     """Decode one collated (left-padded) batch; returns the texts, special tokens stripped."""
     import torch
-    from cxrgen.stages.train import to_device
-    batch = to_device(batch, device)
+
+    from cxrgen.models.runtime import Runtime
+    batch = Runtime(device).to_device(batch)
     tok = recipe.llm.tokenizer
     with torch.no_grad():
         inp = recipe.prepare_generation(batch)
@@ -143,31 +144,36 @@ def _read_done(work: Path, *, repair: bool = True) -> dict[str, dict]:
     return done
 
 
-def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False, echo: Any = None):
-    validate(cfg)
-    if not cfg.run:
-        cfg = replace(cfg, run=default_run(ws))
+@dataclass
+class Source:
+    """What generation reads: the trained recipe and its run, the feature cache, the records."""
+    recipe: Any
+    tcfg: Any
+    train_manifest: Any
+    folder: Path
+    weights_sha256: str
+    inputs: list
+    ctx: Any
+    records: list
 
+
+def load_source(cfg: GenerateConfig, ws: Workspace, device: Any) -> Source:
+    """Load the run's checkpoint onto ``device`` and the records to generate for (InputError if none)."""
     from cxrgen.data.features import FeatureStore
     from cxrgen.data.records import load_records
     from cxrgen.models import checkpoint as ck
     from cxrgen.models.recipes.base import DataContext
-    from cxrgen.stages.train import _device, load_run
-    from cxrgen.workspace.artifact import ArtifactBuild, upstream
+    from cxrgen.stages.train import load_run
+    from cxrgen.workspace.artifact import upstream
     from cxrgen.workspace.hashing import file_sha256
 
-    dist.init()
-    rank, world = dist.rank(), dist.world_size()
-    device = _device(cfg.device)
     train_entry, tm = upstream(ws, "train", cfg.run)
     recipe, tcfg, _, folder = load_run(ws, cfg.run, cfg.checkpoint, device=device)
-    ck_sha = file_sha256(folder / ck.WEIGHTS)
-    inputs = [train_entry, {"kind": "value", "name": f"checkpoint:{folder.name}", "sha256": ck_sha}]
-    encoder = type(recipe).encoder_name(tcfg)
-    store = None
+    sha = file_sha256(folder / ck.WEIGHTS)
+    inputs = [train_entry, {"kind": "value", "name": f"checkpoint:{folder.name}", "sha256": sha}]
+    encoder, store = type(recipe).encoder_name(tcfg), None
     if encoder:
-        e_entry, _ = upstream(ws, "embed", tcfg.dataset, encoder)
-        inputs.append(e_entry)
+        inputs.append(upstream(ws, "embed", tcfg.dataset, encoder)[0])
         store = FeatureStore(ws.features_path(tcfg.dataset, encoder))
     p_entry, pm = upstream(ws, "prepare", tcfg.dataset)
     inputs.append(p_entry)
@@ -180,69 +186,88 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
                     default_fix=f"{ws.records_path(tcfg.dataset)} has no record in split {cfg.split!r}")
     if cfg.shuffle_features:
         records = shuffled(records, cfg.seed)
-    if dry_run:
-        return {"run": cfg.run, "split": cfg.split, "checkpoint": str(folder), "records": len(records),
-                "decoding": decoding(cfg)}
+    root = (getattr(pm, "extra", None) or {}).get("root")
+    ctx = DataContext(tokenizer=recipe.llm.tokenizer, max_len=tcfg.max_len, store=store,
+                      image_root=Path(root) if root else None)
+    return Source(recipe, tcfg, tm, folder, sha, inputs, ctx, records)
 
+
+def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False, echo: Any = None):
+    """Generate reports for one split; returns the Manifest (or, with ``dry_run``, what it would do)."""
+    from cxrgen.models.runtime import Runtime
+    from cxrgen.workspace.artifact import ArtifactBuild
+    validate(cfg)
+    if not cfg.run:
+        cfg = replace(cfg, run=default_run(ws))
+    rt = Runtime.create(cfg.device, "fp32")
+    src = load_source(cfg, ws, rt.device)
+    if dry_run:
+        return {"run": cfg.run, "split": cfg.split, "checkpoint": str(src.folder), "records": len(src.records),
+                "decoding": decoding(cfg)}
     key = output_split(cfg)
-    build = ArtifactBuild(ws, "generate", (cfg.run, key), cfg, inputs, force=force, rank=rank)
-    up = build.up_to_date()
-    if up is not None:
+    build = ArtifactBuild(ws, "generate", (cfg.run, key), cfg, src.inputs, force=force, rank=rt.rank)
+    m = build.up_to_date()
+    if m is not None:
         if echo:
             echo(f"generate/{cfg.run}/{key} is up to date (use --force to regenerate)")
-        return up
+        return m
     with build:
-        dist.barrier()
+        rt.barrier()
         work = build.work_dir
-        done = _read_done(work) if rank == 0 else {}
-        dist.barrier()
-        if rank != 0:
+        done = _read_done(work) if rt.is_main else {}
+        rt.barrier()
+        if not rt.is_main:
             done = _read_done(work, repair=False)
-        todo = [r for r in records if r.id not in done]
-        mine = [todo[i] for i in dist.shard(len(todo), rank, world)]
-        root = (getattr(pm, "extra", None) or {}).get("root")
-        ctx = DataContext(tokenizer=recipe.llm.tokenizer, max_len=tcfg.max_len, store=store,
-                          image_root=Path(root) if root else None)
-        out_path = work / (FILES["preds"] if world == 1 else f"preds.rank-{rank}.jsonl")
-        lengths = getattr(recipe, "generation_length", None)
-        from cxrgen.utils.progress import progress
-        with open(out_path, "a", encoding="utf-8") as f, \
-                progress(f"generate {cfg.run}/{cfg.split}", total=len(records), unit="report",
-                         completed=len(done)) as bar:
-            chunk = cfg.batch_size * CHUNK_BATCHES
-            for c0 in range(0, len(mine), chunk):
-                exs = [recipe.example(r, ctx, train=False) for r in mine[c0:c0 + chunk]]
-                if lengths is not None:
-                    exs.sort(key=lengths)
-                for b0 in range(0, len(exs), cfg.batch_size):
-                    part = exs[b0:b0 + cfg.batch_size]
-                    batch = recipe.collate(part, train=False)
-                    preds = generate_batch(recipe, batch, cfg, device)
-                    for e, pred in zip(part, preds):
-                        f.write(json.dumps({"id": e["id"], "prediction": pred, "reference": e["reference"]},
-                                           ensure_ascii=False) + "\n")
-                    f.flush()
-                    bar.advance(len(part) * world)
-        dist.barrier()
-        if rank != 0:
-            dist.barrier()
+        todo = [r for r in src.records if r.id not in done]
+        out = work / (FILES["preds"] if rt.world == 1 else f"preds.rank-{rt.rank}.jsonl")
+        _decode(src, [todo[i] for i in dist.shard(len(todo), rt.rank, rt.world)], cfg, rt, out, len(done))
+        rt.barrier()
+        if not rt.is_main:
+            rt.barrier()
             return None
-        rows = _read_done(work)
-        missing = [r.id for r in records if r.id not in rows]
-        if missing:
-            raise InputError(f"generation finished without predictions for {len(missing)} studies "
-                             f"(e.g. {missing[0]!r}); re-run the same command to resume")
-        from cxrgen.utils.io import write_jsonl
-        final = work / FILES["preds"]
-        write_jsonl(final, (rows[r.id] for r in records))
-        for p in work.glob("preds.rank-*.jsonl"):
-            p.unlink()
-        m = build.commit([FILES["preds"]], counts={"predictions": len(records)},
-                         extra={"model": {"mode": tcfg.mode, "llm": tcfg.llm, "llm_source": recipe.llm.source,
-                                          "run": cfg.run, "train_fingerprint": tm.fingerprint},
-                                "checkpoint": {"folder": folder.name, "sha256": ck_sha},
-                                "decoding": decoding(cfg), "world_size": world})
-        dist.barrier()
+        m = _commit(build, src, cfg, rt.world)
+        rt.barrier()
     if echo:
-        echo(f"wrote {len(records)} predictions to generate/{cfg.run}/{key}/preds.jsonl")
+        echo(f"wrote {len(src.records)} predictions to generate/{cfg.run}/{key}/preds.jsonl")
     return m
+
+
+def _decode(src: Source, mine: list, cfg: GenerateConfig, rt: Any, out_path: Path, done: int) -> None:
+    """Append this rank's predictions to ``out_path`` batch by batch. Each chunk of ``CHUNK_BATCHES``
+    batches is sorted by prompt length (little padding); ``_commit`` restores record order."""
+    from cxrgen.utils.progress import progress
+    recipe, chunk = src.recipe, cfg.batch_size * CHUNK_BATCHES
+    with open(out_path, "a", encoding="utf-8") as f, \
+            progress(f"generate {cfg.run}/{cfg.split}", total=len(src.records), unit="report",
+                     completed=done) as bar:
+        for c0 in range(0, len(mine), chunk):
+            exs = sorted((recipe.example(r, src.ctx, with_targets=False) for r in mine[c0:c0 + chunk]),
+                         key=recipe.generation_length)
+            for b0 in range(0, len(exs), cfg.batch_size):
+                part = exs[b0:b0 + cfg.batch_size]
+                preds = generate_batch(recipe, recipe.collate(part, with_targets=False), cfg, rt.device)
+                for e, pred in zip(part, preds):
+                    f.write(json.dumps({"id": e["id"], "prediction": pred, "reference": e["reference"]},
+                                       ensure_ascii=False) + "\n")
+                f.flush()
+                bar.advance(len(part) * rt.world)
+
+
+def _commit(build: Any, src: Source, cfg: GenerateConfig, world: int) -> Any:
+    """Rank 0: merge rows (and rank shards) in record order into preds.jsonl and commit."""
+    from cxrgen.utils.io import write_jsonl
+    work = build.work_dir
+    rows = _read_done(work)
+    missing = [r.id for r in src.records if r.id not in rows]
+    if missing:
+        raise InputError(f"generation finished without predictions for {len(missing)} studies "
+                         f"(e.g. {missing[0]!r}); re-run the same command to resume")
+    write_jsonl(work / FILES["preds"], (rows[r.id] for r in src.records))
+    for p in work.glob("preds.rank-*.jsonl"):
+        p.unlink()
+    t = src.tcfg
+    return build.commit([FILES["preds"]], counts={"predictions": len(src.records)},
+                        extra={"model": {"mode": t.mode, "llm": t.llm, "llm_source": src.recipe.llm.source,
+                                         "run": cfg.run, "train_fingerprint": src.train_manifest.fingerprint},
+                               "checkpoint": {"folder": src.folder.name, "sha256": src.weights_sha256},
+                               "decoding": decoding(cfg), "world_size": world})

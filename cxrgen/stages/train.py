@@ -7,27 +7,21 @@ place when training ends. ``--resume auto`` continues the newest step checkpoint
 the same fingerprint exactly: weights, AdamW and scheduler state, RNG states and data position
 (epoch, optimizer step), so the final weights equal those of an uninterrupted run.
 
-Data order: epoch ``e`` is a permutation drawn from ``seed + e``; under DDP rank ``r`` takes every
-``world``-th index (the permutation is padded by wrapping so ranks get equally many); each optimizer
-step consumes ``grad_accum`` micro-batches of ``optim.batch_size`` per rank.
+The loop itself (data order, steps, validation, checkpoints) is :class:`cxrgen.models.trainer.Trainer`;
+device, precision and DDP come from :class:`cxrgen.models.runtime.Runtime`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
 import re
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from cxrgen.config.base import to_yaml
 from cxrgen.config.schema import TrainConfig
 from cxrgen.errors import CheckpointError, ConfigError, InputError
-from cxrgen.utils import dist
-from cxrgen.workspace.layout import FILES, Workspace
+from cxrgen.workspace.layout import Workspace
 
 log = logging.getLogger(__name__)
 _BAD = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -108,40 +102,6 @@ def dry_run_report(cfg: TrainConfig) -> dict:
 
 
 # --- data -------------------------------------------------------------------------------------------
-class RecordDataset:
-    """Records of one split → recipe examples; features are read row by row from the cache."""
-
-    def __init__(self, records: list, recipe: Any, ctx: Any, *, train: bool):
-        self.records, self.recipe, self.ctx, self.train = records, recipe, ctx, train
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, i: int) -> dict:
-        return self.recipe.example(self.records[i], self.ctx, train=self.train)
-
-
-def epoch_batches(n: int, epoch: int, *, seed: int, batch_size: int, rank: int, world: int,
-                  shuffle: bool = True) -> list[list[int]]:
-    """This rank's micro-batches of one epoch (deterministic in seed and epoch)."""
-    import torch
-    if shuffle:
-        g = torch.Generator().manual_seed(seed + epoch)
-        order = torch.randperm(n, generator=g).tolist()
-    else:
-        order = list(range(n))
-    if world > 1:
-        per = math.ceil(n / world)
-        order = (order * (1 + (per * world) // max(n, 1)))[: per * world]
-        order = order[rank::world]
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def to_device(batch: dict, device: Any) -> dict:
-    import torch
-    return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
-
-
 def load_inputs(cfg: TrainConfig, ws: Workspace, encoder: str | None) -> tuple[list[dict], Any, dict]:
     """Upstream manifest entries, the feature store (or None) and records of train/val."""
     from cxrgen.data.features import FeatureStore
@@ -162,53 +122,6 @@ def load_inputs(cfg: TrainConfig, ws: Workspace, encoder: str | None) -> tuple[l
     return inputs, store, splits
 
 
-def _lr_lambda(warmup: int, total: int, schedule: str):
-    def f(step: int) -> float:
-        if warmup and step < warmup:
-            return (step + 1) / warmup
-        if schedule == "constant" or total <= warmup:
-            return 1.0
-        t = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, t))) if schedule == "cosine" else max(0.0, 1 - t)
-    return f
-
-
-def _device(spec: str):
-    import torch
-    if spec == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", dist.local_rank())
-        return torch.device("cpu")
-    return torch.device(spec)
-
-
-def _precision(cfg: TrainConfig, device) -> str:
-    import torch
-    if cfg.precision != "auto":
-        return cfg.precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
-
-
-def _autocast(prec: str, device):
-    import torch
-    if prec == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16 if prec == "bf16" else torch.float16)
-
-
-def _memory(device) -> int:
-    import resource
-    import sys
-
-    import torch
-    if device.type == "cuda":
-        return int(torch.cuda.max_memory_allocated(device))
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(rss if sys.platform == "darwin" else rss * 1024)
-
-
 # --- the run -----------------------------------------------------------------------------------------
 def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False,
         resume: str = "auto", echo: Any = None):
@@ -218,247 +131,64 @@ def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
         return dry_run_report(cfg)
     if resume not in ("auto", "never") and not Path(resume).is_dir():
         raise ConfigError(f"--resume {resume!r}: not auto, never or a checkpoint folder")
+    from cxrgen.models.runtime import Runtime
     from cxrgen.workspace.artifact import ArtifactBuild
-
-    dist.init()
-    rank, world = dist.rank(), dist.world_size()
+    rt = Runtime.create(cfg.device, cfg.precision)
     cls = recipe_class(cfg.mode)
     encoder = cls.encoder_name(cfg)
     inputs, store, splits = load_inputs(cfg, ws, encoder)
     if not splits["train"]:
         raise InputError(f"{ws.records_path(cfg.dataset)}: no records in split 'train'")
     build = ArtifactBuild(ws, "train", (cfg.run,), cfg, inputs, force=force,
-                          resume=(resume == "auto"), rank=rank)
+                          resume=(resume == "auto"), rank=rt.rank)
     done = build.up_to_date()
     if done is not None:
         if echo:
             echo(f"train/{cfg.run} is up to date (use --force to retrain)")
         return done
     with build:
-        dist.barrier()  # rank 0 has prepared the work folder
-        return _train(cfg, cls, build, store, splits, resume, rank, world, echo)
+        rt.barrier()  # rank 0 has prepared the work folder
+        return _train(cfg, cls, build, store, splits, resume, rt, echo)
 
 
-def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rank: int, world: int, echo):
-    import random
-
-    import numpy as np
-    import torch
-
+def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rt, echo):
     from cxrgen.models import checkpoint as ck
     from cxrgen.models.llms import count_params
-    from cxrgen.models.recipes.base import DataContext, check_same_mode
-    from cxrgen.utils.progress import progress
+    from cxrgen.models.recipes.base import DataContext
+    from cxrgen.models.trainer import RecordDataset, Trainer, seed_everything
 
-    work = build.work_dir
-    ckroot = work / "checkpoints"
-    device = _device(cfg.device)
-    prec = _precision(cfg, device)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    frozen_dtype = torch.bfloat16 if prec == "bf16" and device.type == "cuda" and cfg.mode == "prefix" else None
-    recipe = cls.create(cfg, device=device, dtype=frozen_dtype, feature_dim=store.dim if store is not None else None)
-    if cfg.grad_checkpointing and hasattr(recipe.lm, "gradient_checkpointing_enable"):
-        recipe.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    params = [p for p in recipe.parameters() if p.requires_grad]
-    if not params:
-        raise ConfigError(f"mode {cfg.mode!r} has no trainable parameters")
+    seed_everything(cfg.seed)
+    recipe = cls.create(cfg, device=rt.device, feature_dim=store.dim if store is not None else None)
     total_params, trainable_params = count_params(recipe)
-
     ctx = DataContext(tokenizer=recipe.llm.tokenizer, max_len=cfg.max_len, store=store,
                       image_root=splits.get("image_root"))
-    train_ds = RecordDataset(splits["train"], recipe, ctx, train=True)
-    val_ds = RecordDataset(splits["val"], recipe, ctx, train=True)
-    o = cfg.optim
-    n_micro = len(epoch_batches(len(train_ds), 0, seed=cfg.seed, batch_size=o.batch_size, rank=rank, world=world))
-    steps_per_epoch = math.ceil(n_micro / o.grad_accum)
-    total_steps = o.max_steps or steps_per_epoch * o.epochs
-
-    opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(o.warmup_steps, total_steps, o.schedule))
-    scaler = torch.amp.GradScaler(device.type) if prec == "fp16" else None
-
-    # --- resume ------------------------------------------------------------------------------------
-    start = 0
-    src = Path(resume) if resume not in ("auto", "never") else (ck.find_latest(ckroot) if build.resumed or rank else None)
-    if src is not None:
-        check_same_mode(ck.read_adapter(src), cfg.mode, str(src))
-        recipe.load_trainable_state_dict(ck.load_tensors(src), where=str(src))
-        od = ck.load_optimizer(src)
-        opt.load_state_dict(od["optimizer"])
-        sched.load_state_dict(od["scheduler"])
-        if scaler is not None and od.get("scaler"):
-            scaler.load_state_dict(od["scaler"])
-        st = ck.read_state(src)
-        start = int(st["step"])
-        rngs = st.get("rng") or []
-        if rank < len(rngs):
-            ck.set_rng_state(rngs[rank])
-        if echo and rank == 0:
-            echo(f"resuming train/{cfg.run} from {src.name} (step {start}/{total_steps})")
-    metrics_path = work / FILES["metrics"]
-    if rank == 0:
-        _truncate_metrics(metrics_path, start)
-
-    model = recipe
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-        model = DDP(recipe, device_ids=[device.index] if device.type == "cuda" else None)
-
-    def save_ckpt(step: int, folder: Path, with_optimizer: bool) -> None:
-        rng = ck.rng_state()
-        if world > 1:
-            import torch.distributed as tdist
-            gathered: list = [None] * world
-            tdist.all_gather_object(gathered, rng)
-            rngs = gathered
-        else:
-            rngs = [rng]
-        if rank == 0:
-            od = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}
-            if scaler is not None:
-                od["scaler"] = scaler.state_dict()
-            epoch = step // steps_per_epoch
-            ck.save(folder, tensors=recipe.trainable_state_dict(), adapter=recipe.adapter_config(),
-                    config_yaml=to_yaml(cfg), optimizer=od if with_optimizer else None,
-                    state={"step": step, "epoch": epoch, "step_in_epoch": step - epoch * steps_per_epoch,
-                           "total_steps": total_steps, "world_size": world, "rng": rngs})
-        dist.barrier()
-
-    def validate_loss() -> float | None:
-        if not len(val_ds):
-            return None
-        recipe.eval()
-        tot = torch.zeros(2, dtype=torch.float64)
-        with torch.no_grad():
-            for idx in epoch_batches(len(val_ds), 0, seed=0, batch_size=o.batch_size, rank=rank, world=world,
-                                     shuffle=False):
-                batch = to_device(recipe.collate([val_ds[i] for i in idx], train=True), device)
-                with _autocast(prec, device):
-                    loss = recipe(batch)["loss"]
-                ntok = float((batch["labels"] != -100).sum())
-                tot += torch.tensor([float(loss) * ntok, ntok], dtype=torch.float64)
-        if world > 1:
-            import torch.distributed as tdist
-            tdist.all_reduce(tot)
-        recipe.train()
-        return float(tot[0] / tot[1]) if tot[1] else None
-
-    # --- loop ------------------------------------------------------------------------------------------
-    recipe.train()
-    step = start
-    window_tokens, window_t0, last_loss, val_loss = 0, time.perf_counter(), float("nan"), None
-    with progress(f"train {cfg.run}", total=total_steps, unit="step", completed=start) as bar:
-        while step < total_steps:
-            epoch, in_epoch = divmod(step, steps_per_epoch)
-            batches = epoch_batches(len(train_ds), epoch, seed=cfg.seed, batch_size=o.batch_size, rank=rank, world=world)
-            batches = batches[in_epoch * o.grad_accum:]
-            loader = torch.utils.data.DataLoader(
-                train_ds, batch_sampler=batches, num_workers=cfg.workers,
-                collate_fn=lambda ex: recipe.collate(ex, train=True), persistent_workers=False)
-            it = iter(loader)
-            while step < total_steps and in_epoch < steps_per_epoch:
-                group = []
-                for _ in range(o.grad_accum):
-                    try:
-                        group.append(next(it))
-                    except StopIteration:
-                        break
-                if not group:
-                    break
-                loss_sum = 0.0
-                for k, b in enumerate(group):
-                    b = to_device(b, device)
-                    sync = k == len(group) - 1
-                    cm = model.no_sync() if (world > 1 and not sync) else contextlib.nullcontext()
-                    with cm:
-                        with _autocast(prec, device):
-                            out = model(b)
-                            loss = out["loss"] / len(group)
-                        (scaler.scale(loss) if scaler else loss).backward()
-                    loss_sum += float(loss.detach())
-                    window_tokens += int(b["attention_mask"].sum())
-                if scaler:
-                    scaler.unscale_(opt)
-                if o.max_grad_norm > 0:
-                    torch.nn.utils.clip_grad_norm_(params, o.max_grad_norm)
-                if scaler:
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    opt.step()
-                lr = sched.get_last_lr()[0]
-                sched.step()
-                opt.zero_grad(set_to_none=True)
-                step += 1
-                in_epoch += 1
-                last_loss = loss_sum
-                if world > 1:
-                    import torch.distributed as tdist
-                    t = torch.tensor([last_loss], dtype=torch.float64)
-                    tdist.all_reduce(t)
-                    last_loss = float(t[0]) / world
-                bar.advance(1)
-                end_of_epoch = in_epoch == steps_per_epoch or step == total_steps
-                val_now = (cfg.val_every and step % cfg.val_every == 0) or (not cfg.val_every and end_of_epoch)
-                val_loss = validate_loss() if val_now else None
-                if rank == 0 and (step % cfg.log_every == 0 or val_loss is not None or step == total_steps):
-                    dt = max(time.perf_counter() - window_t0, 1e-9)
-                    row = {"step": step, "epoch": epoch, "loss": round(last_loss, 6), "lr": lr,
-                           "tokens_per_s": round(window_tokens * world / dt, 1), "memory_bytes": _memory(device)}
-                    if val_loss is not None:
-                        row["val_loss"] = round(val_loss, 6)
-                    _append_jsonl(metrics_path, row)
-                    window_tokens, window_t0 = 0, time.perf_counter()
-                if step % cfg.save_every == 0 and step < total_steps:
-                    save_ckpt(step, ckroot / ck.step_name(step), True)
-                    if rank == 0:
-                        ck.set_latest(ckroot, ck.step_name(step))
-                        ck.prune(ckroot, cfg.keep_last)
-    # --- final ----------------------------------------------------------------------------------------
-    save_ckpt(step, work / "final", False)
-    if rank != 0:
-        dist.barrier()
+    trainer = Trainer(cfg, recipe, rt, build.work_dir, RecordDataset(splits["train"], recipe, ctx),
+                      RecordDataset(splits["val"], recipe, ctx))
+    if resume not in ("auto", "never"):
+        src = Path(resume)
+    else:
+        src = ck.find_latest(trainer.ckroot) if build.resumed or not rt.is_main else None
+    start = trainer.restore(src)
+    if src is not None and echo and rt.is_main:
+        echo(f"resuming train/{cfg.run} from {src.name} (step {start}/{trainer.total_steps})")
+    trainer.fit()
+    done = trainer.finish()
+    if not rt.is_main:
+        rt.barrier()
         return None
-    if not metrics_path.exists():
-        _append_jsonl(metrics_path, {"step": step, "loss": round(last_loss, 6)})
-    outputs = [FILES["config"], FILES["metrics"]] + [f"final/{f}" for f in (ck.WEIGHTS, ck.ADAPTER, ck.CONFIG, ck.STATE)]
-    if hasattr(recipe, "export"):  # e.g. --mode lm also writes final/hf/ (save_pretrained) for --llm
-        outputs += [f"final/{f}" for f in recipe.export(work / "final")]
-    m = build.commit(outputs, counts={"steps": step, "train_examples": len(train_ds), "val_examples": len(val_ds),
-                                      "world_size": world},
+    m = build.commit(done["outputs"],
+                     counts={"steps": done["steps"], "train_examples": len(trainer.train_ds),
+                             "val_examples": len(trainer.val_ds), "world_size": rt.world},
                      extra={"trainable_params": trainable_params, "total_params": total_params,
-                            "final_loss": last_loss, "val_loss": val_loss, "llm_source": recipe.llm.source,
-                            "encoder": cls.encoder_name(cfg), "precision": prec})
-    dist.barrier()
+                            "final_loss": done["final_loss"], "val_loss": done["val_loss"],
+                            "llm_source": recipe.llm.source, "encoder": cls.encoder_name(cfg),
+                            "precision": rt.precision})
+    rt.barrier()
     if echo:
-        echo(f"trained train/{cfg.run}: {step} steps, loss {last_loss:.4f}"
-             + (f", val loss {val_loss:.4f}" if val_loss is not None else ""))
+        val = done["val_loss"]
+        echo(f"trained train/{cfg.run}: {done['steps']} steps, loss {done['final_loss']:.4f}"
+             + (f", val loss {val:.4f}" if val is not None else ""))
     return m
-
-
-def _append_jsonl(path: Path, row: dict) -> None:
-    import json
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Keep only rows up to the resumed step (rows logged after the last checkpoint are re-made)."""
-    import json
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                keep.append(line)
-        except ValueError:
-            break  # a torn last line after kill -9
-    from cxrgen.utils.io import atomic_write_text
-    atomic_write_text(path, "".join(k + "\n" for k in keep))
 
 
 # --- used by generate and the recipes ---------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_loss_is_half_lm_half_infonce_and_topics_come_from_the_llm(tmp_path, tin
     ids = tok("heart", add_special_tokens=False)["input_ids"]
     assert torch.allclose(rec.encoder.topic_embeds[2], emb[ids].mean(0))
     ctx = DataContext(tokenizer=tok, max_len=32, store=store)
-    batch = rec.collate([rec.example(r, ctx, train=True) for r in recs], train=True)
+    batch = rec.collate([rec.example(r, ctx, with_targets=True) for r in recs], with_targets=True)
     assert int(batch["visual_pos"][0].sum()) == 4 + 3          # patch tokens + one per topic
     rec.eval()
     with torch.no_grad():

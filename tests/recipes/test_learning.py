@@ -25,7 +25,7 @@ def _fit(rec, examples, *, steps: int, lr: float, bs: int = 8, seed: int = 0) ->
     rec.train()
     losses = []
     for _ in range(steps):
-        batch = rec.collate(g.sample(examples, bs), train=True)
+        batch = rec.collate(g.sample(examples, bs), with_targets=True)
         loss = rec(batch)["loss"]
         loss.backward()
         opt.step()
@@ -56,7 +56,7 @@ def _pretrain_lm(rec, texts, *, steps: int = 60, lr: float = 1e-2) -> None:
 def _report_nll(rec, examples) -> torch.Tensor:
     """Summed report NLL per example (the whole report is one decision: which finding to write)."""
     rec.eval()
-    batch = rec.collate(examples, train=True)
+    batch = rec.collate(examples, with_targets=True)
     with torch.no_grad():
         out = rec.lm(inputs_embeds=rec.embed_layout(batch, _visual(rec, batch)),
                      attention_mask=batch["attention_mask"], use_cache=False)
@@ -86,7 +86,7 @@ def _swap(examples, keys):
 
 def _generate(rec, examples) -> list[str]:
     rec.eval()
-    batch = rec.collate(examples, train=False)
+    batch = rec.collate(examples, with_targets=False)
     with torch.no_grad():
         ids = rec.lm.generate(**rec.prepare_generation(batch), max_new_tokens=12, do_sample=False,
                               pad_token_id=rec.llm.pad_id, eos_token_id=rec.llm.eos_id)
@@ -95,8 +95,8 @@ def _generate(rec, examples) -> list[str]:
 
 def _check(rec, ctx, train_recs, test_recs, keys, *, steps, lr, bs=8):
     _pretrain_lm(rec, sorted({r.report for r in train_recs}))
-    train = [rec.example(r, ctx, train=True) for r in train_recs]
-    test = [rec.example(r, ctx, train=True) for r in test_recs]
+    train = [rec.example(r, ctx, with_targets=True) for r in train_recs]
+    test = [rec.example(r, ctx, with_targets=True) for r in test_recs]
     losses = _fit(rec, train, steps=steps, lr=lr, bs=bs)
     assert sum(losses[-3:]) < sum(losses[:3]), losses
     # the report written for a study's own input vs for the other class's input (alternating classes)
@@ -104,7 +104,7 @@ def _check(rec, ctx, train_recs, test_recs, keys, *, steps, lr, bs=8):
     right = (own < shuffled).float().mean().item()
     assert right >= 0.85, (own, shuffled)
     assert own.median() < shuffled.median() - 0.5, (own, shuffled)
-    gen = [rec.example(r, ctx, train=False) for r in test_recs[:2]]
+    gen = [rec.example(r, ctx, with_targets=False) for r in test_recs[:2]]
     texts = _generate(rec, gen)
     assert len(texts) == 2 and all(t.strip() for t in texts)
     return own, shuffled

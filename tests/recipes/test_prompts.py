@@ -37,7 +37,7 @@ def test_scores_are_reordered_to_the_prompt_order_frontal_then_lateral(tmp_path,
     store = write_store(tmp_path / "f.h5", recs, scores=True)
     rec = QloraRecipe.create(tiny_cfg("qlora"))
     ctx = DataContext(tokenizer=rec.llm.tokenizer, max_len=40, store=store)
-    ex = rec.example(recs[1], ctx, train=True)
+    ex = rec.example(recs[1], ctx, with_targets=True)
     text = rec.llm.tokenizer.decode(ex["pre"], skip_special_tokens=True)
     values = eval(text.split("### Input:\n")[1].split("\n")[0])  # noqa: S307 - a list literal we wrote
     raw = store.scores(["s1-pa", "s1-lateral"])
@@ -46,7 +46,7 @@ def test_scores_are_reordered_to_the_prompt_order_frontal_then_lateral(tmp_path,
     assert values == want
     assert values[CONDITIONS.index("Effusion")] > 0.9          # class-1 signal lands on the named slot
     # labels cover exactly the report + EOS
-    batch = rec.collate([ex], train=True)
+    batch = rec.collate([ex], with_targets=True)
     n_target = int((batch["labels"] != -100).sum())
     assert n_target == len(ex["target"]) and ex["target"][-1] == rec.llm.eos_id
 
@@ -67,7 +67,7 @@ def test_missing_score_label_is_an_error(tmp_path, tiny_cfg):
     store = write_store(tmp_path / "f.h5", recs, scores=True, score_labels=["Atelectasis"])
     rec = QloraRecipe.create(tiny_cfg("qlora"))
     with pytest.raises(InputError, match="pathology scores lack Cardiomegaly"):
-        rec.example(recs[0], DataContext(rec.llm.tokenizer, 40, store=store), train=True)
+        rec.example(recs[0], DataContext(rec.llm.tokenizer, 40, store=store), with_targets=True)
 
 
 def test_shallow_layout_bos_prompt_49_visual_tokens_then_report(tmp_path, tiny_cfg):
@@ -78,10 +78,10 @@ def test_shallow_layout_bos_prompt_49_visual_tokens_then_report(tmp_path, tiny_c
     rec = ShallowRecipe.create(tiny_cfg("shallow"), feature_dim=16)
     tok = rec.llm.tokenizer
     ctx = DataContext(tokenizer=tok, max_len=100, store=store)
-    ex = rec.example(recs[0], ctx, train=True)
+    ex = rec.example(recs[0], ctx, with_targets=True)
     # per-study mean over the views, before the projector
     assert np.allclose(ex["features"], store.get(["s0-pa", "s0-lateral"]).mean(0))
-    b = rec.collate([ex, rec.example(recs[1], ctx, train=True)], train=True)
+    b = rec.collate([ex, rec.example(recs[1], ctx, with_targets=True)], with_targets=True)
     row = b["seq_ids"][0].tolist()
     vis = b["visual_pos"][0].tolist()
     first = vis.index(True)
@@ -103,7 +103,7 @@ def test_pooled_cache_is_refused_for_grid_recipes(tmp_path, tiny_cfg):
     store = write_store(tmp_path / "f.h5", recs, dim=16, tokens=0)
     rec = ShallowRecipe.create(tiny_cfg("shallow"), feature_dim=16)
     with pytest.raises(InputError, match="needs grid features"):
-        rec.example(recs[0], DataContext(rec.llm.tokenizer, 40, store=store), train=True)
+        rec.example(recs[0], DataContext(rec.llm.tokenizer, 40, store=store), with_targets=True)
 
 
 def test_nf4_needs_cuda_and_bitsandbytes(monkeypatch):
@@ -133,8 +133,8 @@ def test_loss_on_all_labels_the_prompt_tokens(tmp_path, tiny_cfg):
     for loss_on in ("response", "all"):
         rec = QloraRecipe.create(tiny_cfg("qlora", f"loss_on={loss_on}"))
         ctx = DataContext(tokenizer=rec.llm.tokenizer, max_len=40, store=store)
-        ex = rec.example(recs[0], ctx, train=True)
-        batch = rec.collate([ex], train=True)
+        ex = rec.example(recs[0], ctx, with_targets=True)
+        batch = rec.collate([ex], with_targets=True)
         labels[loss_on] = batch["labels"][0]
         n_pre, n_tgt = len(ex["pre"]), len(ex["target"])
         assert torch.equal(batch["labels"][0, n_pre:n_pre + n_tgt], torch.tensor(ex["target"]))
@@ -144,7 +144,7 @@ def test_loss_on_all_labels_the_prompt_tokens(tmp_path, tiny_cfg):
             assert ex["pre"][0] == rec.llm.tokenizer.bos_token_id
         else:
             assert bool((batch["labels"][0, :n_pre] == IGNORE).all())
-        gen = rec.collate([rec.example(recs[0], ctx, train=False)], train=False)
+        gen = rec.collate([rec.example(recs[0], ctx, with_targets=False)], with_targets=False)
         assert bool((gen["labels"] == IGNORE).all())
         out = rec(batch)
         assert torch.isfinite(out["loss"])

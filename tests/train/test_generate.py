@@ -11,7 +11,6 @@ import torch
 from cxrgen.config.base import from_dict
 from cxrgen.config.schema import GenerateConfig, TrainConfig
 from cxrgen.data.records import ImageRef, Record
-from cxrgen.models.recipes.base import layout
 from cxrgen.models.recipes.prefix import PrefixRecipe
 from cxrgen.stages import generate as gen
 from tests.conftest import run_cli
@@ -22,12 +21,8 @@ from tests.train.test_train import SMALL
 class _Prompted(PrefixRecipe):
     """Prefix recipe with a text prompt of a different length per study (exercises left padding)."""
 
-    def collate(self, examples, *, train):
-        rows = [{"pre": list(range(3, 3 + int(e["id"][-1]) % 4 * 2)), "n_visual": self.cfg.prefix_len}
-                for e in examples]
-        batch = layout(rows, self.llm.pad_id, side="left")
-        batch["features"] = torch.from_numpy(np.stack([e["features"] for e in examples]))
-        return batch
+    def layout_row(self, example):
+        return {"pre": list(range(3, 3 + int(example["id"][-1]) % 4 * 2)), "n_visual": self.cfg.prefix_len}
 
 
 @pytest.mark.parametrize("beams", [1, 3])
@@ -38,8 +33,8 @@ def test_batched_generation_equals_one_at_a_time(beams):
     g = from_dict(GenerateConfig, {"beams": beams, "max_new_tokens": 12, "repetition_penalty": 1.5})
     exs = [{"id": f"s{i}", "reference": "", "features": np.random.default_rng(i).standard_normal(512).astype(np.float32)}
            for i in range(6)]
-    batched = gen.generate_batch(rec, rec.collate(exs, train=False), g, torch.device("cpu"))
-    single = [gen.generate_batch(rec, rec.collate([e], train=False), g, torch.device("cpu"))[0] for e in exs]
+    batched = gen.generate_batch(rec, rec.collate(exs, with_targets=False), g, torch.device("cpu"))
+    single = [gen.generate_batch(rec, rec.collate([e], with_targets=False), g, torch.device("cpu"))[0] for e in exs]
     assert batched == single
     assert len(set(batched)) > 1 and all(batched)
 

@@ -19,10 +19,10 @@ def test_lm_layout_puts_the_impression_in_the_prefix_slots():
     tok = rec.llm.tokenizer
     r = Record(id="a", patient_id="p", split="train", images=[ImageRef("x.png", "PA", "x")],
                report="heart size is normal .", impression="Heart normal.")
-    ex = rec.example(r, DataContext(tokenizer=tok, max_len=20), train=True)
+    ex = rec.example(r, DataContext(tokenizer=tok, max_len=20), with_targets=True)
     imp = tok("heart normal.", add_special_tokens=False)["input_ids"]
     assert ex["context"] == imp + [rec.llm.eos_id] * (6 - len(imp))
-    batch = rec.collate([ex], train=True)
+    batch = rec.collate([ex], with_targets=True)
     n_ctx = 6
     assert batch["labels"][0, :n_ctx].tolist() == [IGNORE] * n_ctx          # no loss on the context
     assert batch["labels"][0, n_ctx:].tolist() == ex["target"]               # report + EOS

@@ -1,41 +1,51 @@
-"""The Recipe interface: what every training mode (`cxrgen train --mode M`) implements.
+"""The Recipe contract: what a training mode (`cxrgen train --mode M`) fills in.
 
 A recipe is an ``nn.Module`` holding the LLM (``self.lm``, a transformers causal LM) and its own
-trainable parts (mapper, projector, LoRA, encoders …). The shared trainer (``cxrgen.stages.train``)
-and generator (``cxrgen.stages.generate``) only talk to this interface:
+trainable parts (mapper, projector, LoRA, encoders …). The trainer (``cxrgen.models.trainer``) and
+the generator (``cxrgen.stages.generate``) only talk to this interface. Register a new mode in
+``cxrgen.models.catalog.MODES`` (``'module:Class'``).
 
-=========================================  ==================================================================
-``Recipe.create(cfg, meta=, device=,``     classmethod: load the LLM (``load_llm`` hook) and call
-``dtype=, feature_dim=)``                  ``cls(cfg, llm, feature_dim=)``. ``meta=True``: meta device
-                                           (dry-run). Subclass ``__init__`` builds its parts, then
-                                           calls ``self.freeze()``.
-``Recipe.load_llm(cfg, ...)``              classmethod hook: ``cxrgen.models.llms.load_llm`` by default;
-                                           override to pass a 4-bit ``quantization_config`` (qlora).
-``Recipe.reads``                           what a sample needs: ``"features"`` (features.h5 rows),
-                                           ``"scores"`` (features.h5 ``/scores``), ``"images"`` (raw
-                                           files under the prepare root), ``"none"`` (text only).
-``Recipe.encoder_name(cfg)``               classmethod: the embed artifact read (cfg.encoder, else the
-                                           MODES entry's ``encoder``); ``None`` when ``reads`` is images/none.
-``components() -> {name: nn.Module}``      parts to count in ``--dry-run`` (e.g. mapper, llm).
-``freeze()``                               set ``requires_grad`` (called at the end of ``__init__``);
-                                           the trainer optimises exactly the parameters requiring grad.
-``adapter_config() -> dict``               JSON written beside every checkpoint (mode, llm, shapes).
-``example(record, ctx, train=) -> dict``   one sample (numpy arrays / python lists), built in the
-                                           DataLoader; ``ctx`` is a :class:`DataContext`.
-``collate(examples, train=) -> dict``      a batch of tensors. Training batches are right-padded,
-                                           generation batches left-padded; ``ids`` (record ids) and
-                                           ``references`` (report texts) are kept as lists.
-``forward(batch) -> dict``                 ``{"loss": scalar, **extra scalar terms for metrics}``.
-``prepare_generation(batch) -> dict``      ``{"inputs_embeds": (B,T,d), "attention_mask": (B,T)}``,
-                                           left-padded, fed to ``self.lm.generate``.
-``trainable_state_dict()`` /               tensors saved to ``trainable.safetensors`` (parameters that
-``load_trainable_state_dict(sd)``          require grad + ``extra_state_names()``), loaded strictly.
-=========================================  ==================================================================
+Class attributes
+    ``mode``             the ``--mode`` name (also written to ``adapter_config.json``).
+    ``reads``            what a sample needs: ``"features"`` (features.h5 rows), ``"scores"``
+                         (features.h5 ``/scores``), ``"images"`` (files under the prepare root),
+                         ``"none"`` (report text only).
+    ``frozen_llm``       True when the LLM's own weights never train: they are then kept in bf16/fp16
+                         on a GPU (:meth:`Recipe.llm_dtype`, the one place this is decided).
+    ``default_encoder``  the embed artifact read when ``cfg.encoder`` is empty.
 
-Helpers for recipes: :func:`target_ids` (report → ids + EOS, truncated), :func:`text_ids`, and
-:func:`layout` / :func:`Recipe.embed_layout` which build the common ``[pre text][visual tokens]
-[post text][target]`` sequence with a label mask covering the target (report + EOS), or with
-``loss_on=all`` the prompt text too.
+Required methods
+    ``__init__(cfg, llm, feature_dim)``  call ``super().__init__(cfg, llm, feature_dim)``, build the
+                         parts, then ``self.freeze()``.
+    ``inputs(record, ctx) -> dict``      the model inputs of one study (numpy arrays, lists of ids;
+                         e.g. ``features``, ``pre``, ``post``), built in the DataLoader; ``ctx`` is a
+                         :class:`DataContext`.
+    ``layout_row(example) -> dict``      ``pre``/``post`` (ids) and ``n_visual`` (int) of the sequence
+                         ``[pre][visual × n_visual][post][target]``.
+    ``input_embeds(batch) -> (B, T, d)`` the LLM input of a collated batch, visual tokens written in
+                         (usually ``self.embed_layout(batch, visual)``).
+
+Optional hooks (defaults in this class)
+    ``load_llm(cfg, meta=, device=)``    ``cxrgen.models.llms.load_llm`` in ``llm_dtype``; qlora quantises.
+    ``freeze()``                         everything but the LLM trains.
+    ``collate_inputs(examples) -> dict`` stacks ``features`` when the examples have them.
+    ``forward(batch) -> dict``           ``{"loss": LM loss on the target}``; add scalar terms to log.
+    ``prepare_generation(batch)``        ``{"inputs_embeds", "attention_mask"}`` for ``lm.generate``.
+    ``components()``                     parts counted by ``--dry-run`` (``{"llm": self.lm}``).
+    ``adapter_config() -> dict``         JSON beside every checkpoint; extend with ``super()``.
+    ``extra_state_names()``              buffers to save besides the parameters that require grad.
+    ``export(folder) -> [names]``        extra files in ``final/`` (``--mode lm`` writes ``hf/``).
+    ``generation_length(example)``       prompt length; generation sorts each chunk by it.
+
+Provided by the base (not overridden)
+    ``example(record, ctx, with_targets=)`` id + reference + ``inputs`` (+ ``target``: report ids + EOS).
+    ``collate(examples, with_targets=)``    right-padded with targets, left-padded without (generation);
+                                            ``ids`` and ``references`` stay lists.
+    ``train(mode)``                         an LLM with no trainable parameter stays in eval mode.
+    ``trainable_state_dict()`` / ``load_trainable_state_dict(sd)``: the tensors saved to
+    ``trainable.safetensors`` (parameters that require grad + ``extra_state_names()``), loaded strictly.
+
+Labels cover the target (report + EOS), or with ``loss_on=all`` the prompt text too (:func:`layout`).
 """
 
 from __future__ import annotations
@@ -120,10 +130,13 @@ def layout(rows: list[dict], pad_id: int, *, side: str, loss_on: str = "response
 
 
 class Recipe(nn.Module):
-    """Base class of training modes. Subclasses set ``reads`` and implement the abstract methods."""
+    """Base class of training modes: subclasses set the class attributes, implement the required
+    methods and may override the optional hooks (see the module docstring for the full contract)."""
 
     mode: ClassVar[str] = ""
     reads: ClassVar[str] = "features"
+    frozen_llm: ClassVar[bool] = True       # the LLM's own weights do not train: kept in bf16/fp16 on a GPU
+    default_encoder: ClassVar[str | None] = None   # embed artifact read when cfg.encoder is empty
 
     def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
         super().__init__()
@@ -134,15 +147,27 @@ class Recipe(nn.Module):
 
     # --- construction ----------------------------------------------------------------------------
     @classmethod
-    def load_llm(cls, cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None):
+    def llm_dtype(cls, cfg: Any, device: Any) -> Any:
+        """dtype of the LLM's weights: bf16/fp16 for a frozen LLM on a GPU (``cfg.precision``), as
+        R2GenGPT's ``bf16-mixed`` run keeps Llama-2 (~13.5 GB instead of 27 GB for 7B); else None (fp32).
+        The one place this is decided, so ``load_run`` rebuilds the model that was trained."""
+        if not cls.frozen_llm:
+            return None
+        from cxrgen.models.runtime import low_precision_dtype
+        return low_precision_dtype(cfg.precision, device)
+
+    @classmethod
+    def load_llm(cls, cfg: Any, *, meta: bool = False, device: Any = None):
+        """Optional hook: the LLM (``cxrgen.models.llms.LLM``); override e.g. to quantise (qlora)."""
         from cxrgen.models.llms import load_llm
+        dtype = None if meta else cls.llm_dtype(cfg, device)
         return load_llm(cfg.llm, weights=cfg.weights, meta=meta, device=device, dtype=dtype)
 
     @classmethod
-    def create(cls, cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None,
+    def create(cls, cfg: Any, *, meta: bool = False, device: Any = None,
                feature_dim: int | None = None) -> "Recipe":
-        """Load the LLM and build the recipe (``dtype``: dtype of a frozen LLM's weights)."""
-        llm = cls.load_llm(cfg, meta=meta, device=None if meta else device, dtype=dtype)
+        """Load the LLM and build the recipe on ``device`` (``meta=True``: no weights, for --dry-run)."""
+        llm = cls.load_llm(cfg, meta=meta, device=None if meta else device)
         if meta:
             with torch.device("meta"):
                 return cls(cfg, llm, feature_dim=feature_dim)
@@ -151,23 +176,30 @@ class Recipe(nn.Module):
 
     @classmethod
     def encoder_name(cls, cfg: Any) -> str | None:
+        """The embed artifact read: ``cfg.encoder``, else ``default_encoder``; None for images/text."""
         if cls.reads in ("images", "none"):
             return None
-        if cfg.encoder:
-            return cfg.encoder
-        from cxrgen.models.catalog import MODES
-        return MODES.get(cfg.mode).info.get("encoder")
+        return cfg.encoder or cls.default_encoder
 
     # --- parts and parameters ------------------------------------------------------------------------
     def components(self) -> dict[str, nn.Module]:
+        """Optional hook: parts counted by --dry-run."""
         return {"llm": self.lm}
 
     def freeze(self) -> None:
-        """Default: everything but the LLM trains."""
+        """Optional hook (called at the end of ``__init__``): default, everything but the LLM trains."""
         self.lm.requires_grad_(False)
 
+    def train(self, mode: bool = True):
+        """An LLM without trainable parameters stays in eval mode (no dropout), as ClipCap's
+        ClipCaptionPrefix and R2GenGPT keep their frozen LLMs."""
+        super().train(mode)
+        if not any(p.requires_grad for p in self.lm.parameters()):
+            self.lm.eval()
+        return self
+
     def extra_state_names(self) -> list[str]:
-        """Names of buffers/frozen tensors that must also be saved (default: none)."""
+        """Optional hook: names of buffers/frozen tensors that must also be saved (default: none)."""
         return []
 
     def trainable_names(self) -> list[str]:
@@ -195,34 +227,58 @@ class Recipe(nn.Module):
                 own[n].copy_(t.to(own[n].dtype))
 
     def adapter_config(self) -> dict:
+        """Optional hook (extend with ``super()``): JSON written beside every checkpoint."""
         return {"mode": self.mode, "llm": self.cfg.llm, "llm_source": self.llm.source,
                 "hidden_size": self.llm.hidden_size}
 
+    def export(self, folder: Path) -> list[str]:
+        """Optional hook: extra files written into the final checkpoint folder (relative names)."""
+        return []
+
     # --- data --------------------------------------------------------------------------------------
-    def example(self, record: Any, ctx: DataContext, *, train: bool) -> dict:
+    def inputs(self, record: Any, ctx: DataContext) -> dict:
+        """Required: the model inputs of one study (numpy arrays / lists of ids), built in the DataLoader."""
         raise NotImplementedError
 
-    def collate(self, examples: list[dict], *, train: bool) -> dict:
+    def layout_row(self, example: dict) -> dict:
+        """Required: the example's ``pre``/``post`` ids and ``n_visual`` for :func:`layout`."""
         raise NotImplementedError
 
-    def batch(self, rows: list[dict], examples: list[dict], *, train: bool, features: bool = False) -> dict:
-        """``layout`` of ``rows`` (right-padded to train, left-padded to generate) + ids, references
-        and, with ``features=True``, the stacked ``features`` of the examples."""
-        batch = layout(rows, self.llm.pad_id, side="right" if train else "left",
+    def collate_inputs(self, examples: list[dict]) -> dict:
+        """Optional hook: batch tensors besides the layout; default stacks ``features`` when present."""
+        if "features" not in examples[0]:
+            return {}
+        return {"features": torch.from_numpy(np.stack([e["features"] for e in examples]))}
+
+    def example(self, record: Any, ctx: DataContext, *, with_targets: bool) -> dict:
+        """One sample: id, reference text, :meth:`inputs` and, ``with_targets``, the target ids."""
+        ex = {"id": record.id, "reference": record.report, **self.inputs(record, ctx)}
+        if with_targets:
+            ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
+        return ex
+
+    def collate(self, examples: list[dict], *, with_targets: bool) -> dict:
+        """A batch: right-padded with targets (training, validation), left-padded without (generation)."""
+        rows = [{**self.layout_row(e), "target": e["target"] if with_targets else []} for e in examples]
+        batch = layout(rows, self.llm.pad_id, side="right" if with_targets else "left",
                        loss_on=getattr(self.cfg, "loss_on", "response"))
-        if features:
-            batch["features"] = torch.from_numpy(np.stack([e["features"] for e in examples]))
+        batch.update(self.collate_inputs(examples))
         batch["ids"] = [e["id"] for e in examples]
         batch["references"] = [e["reference"] for e in examples]
         return batch
 
+    def generation_length(self, example: dict) -> int:
+        """Prompt length of an example; ``generate`` sorts each chunk by it so batches pad little."""
+        r = self.layout_row(example)
+        return len(r.get("pre", [])) + int(r.get("n_visual", 0)) + len(r.get("post", []))
+
     # --- model ------------------------------------------------------------------------------------
     def input_embeds(self, batch: dict) -> torch.Tensor:
-        """The (B, T, d) input of the LLM for a collated batch (visual tokens written in)."""
+        """Required: the (B, T, d) input of the LLM for a collated batch (visual tokens written in)."""
         raise NotImplementedError
 
     def forward(self, batch: dict) -> dict:
-        """Default: the LM loss on the layout's labels (report + EOS)."""
+        """Optional hook: default, the LM loss on the layout's labels (report + EOS)."""
         out = self.lm(inputs_embeds=self.input_embeds(batch), attention_mask=batch["attention_mask"],
                       labels=batch["labels"], use_cache=False)
         return {"loss": out.loss}
@@ -243,12 +299,22 @@ class Recipe(nn.Module):
         return emb
 
 
+def registry_dim(name: str) -> int:
+    """Feature size of a registered encoder (used before the cache exists, e.g. --dry-run)."""
+    from cxrgen.models.catalog import ENCODERS
+    if name not in ENCODERS:
+        raise ConfigError(f"encoder {name!r} is not in the registry; the feature size is unknown before "
+                          "the cache exists (run `cxrgen embed` first)")
+    return int(ENCODERS.get(name).info["dim"])
+
+
+def on_meta() -> bool:
+    """True while a recipe is being built under ``torch.device("meta")`` (--dry-run)."""
+    return torch.empty(0).device.type == "meta"
+
+
 def check_same_mode(adapter: dict, mode: str, where: str) -> None:
     got = adapter.get("mode")
     if got != mode:
         raise CheckpointError(f"{where}: checkpoint of mode {got!r}, not {mode!r}; use --mode {got} "
                               "or another --run / --resume never")
-
-
-def as_float32(a: Any) -> np.ndarray:
-    return np.asarray(a, dtype=np.float32)

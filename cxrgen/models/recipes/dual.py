@@ -16,9 +16,7 @@ import torch
 
 from cxrgen.errors import InputError
 from cxrgen.models.dual import DualEncoder, info_nce, masked_mean
-from cxrgen.models.recipes.base import DataContext, Recipe, target_ids, text_ids
-
-DEFAULT_ENCODER = "vit-base"
+from cxrgen.models.recipes.base import DataContext, Recipe, registry_dim, text_ids
 
 
 def topic_embeddings(llm: Any, topics: tuple[str, ...]) -> torch.Tensor:
@@ -38,16 +36,13 @@ def topic_embeddings(llm: Any, topics: tuple[str, ...]) -> torch.Tensor:
 class DualRecipe(Recipe):
     mode = "dual"
     reads = "features"
-
-    @classmethod
-    def load_llm(cls, cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None):
-        from cxrgen.models.recipes.r2gengpt import load_frozen_llm
-        return load_frozen_llm(cfg, meta=meta, device=device, dtype=dtype)
+    frozen_llm = True
+    default_encoder = "vit-base"
 
     def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
         super().__init__(cfg, llm)
         dc = cfg.dual
-        in_dim = feature_dim or _registry_dim(cfg.encoder or DEFAULT_ENCODER)
+        in_dim = feature_dim or registry_dim(self.encoder_name(cfg))
         self.encoder = DualEncoder(in_dim, llm.hidden_size, topic_embeddings(llm, dc.topics),
                                    content_layers=dc.content_layers, topic_layers=dc.topic_layers, heads=dc.heads)
         self.freeze()
@@ -61,11 +56,6 @@ class DualRecipe(Recipe):
         self.lm.requires_grad_(False)
         self.encoder.requires_grad_(True)
 
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.lm.eval()
-        return self
-
     def adapter_config(self) -> dict:
         dc = self.cfg.dual
         return {**super().adapter_config(), "in_dim": self.encoder.in_dim,
@@ -74,7 +64,7 @@ class DualRecipe(Recipe):
                          "infonce_weight": dc.infonce_weight}}
 
     # --- data --------------------------------------------------------------------------------------
-    def example(self, record: Any, ctx: DataContext, *, train: bool) -> dict:
+    def inputs(self, record: Any, ctx: DataContext) -> dict:
         if ctx.store is None:
             raise InputError("mode dual needs ViT patch features: run `cxrgen embed --encoder vit-base` first")
         if not ctx.store.tokens:
@@ -83,17 +73,11 @@ class DualRecipe(Recipe):
         if not record.images:
             raise InputError(f"record {record.id!r} has no images")
         bos = ctx.tokenizer.bos_token_id
-        ex = {"id": record.id, "reference": record.report, "pre": [bos] if bos is not None else [],
-              "features": ctx.store.study([im.image_id for im in record.images]).astype(np.float32)}
-        if train:
-            ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
-        return ex
+        return {"pre": [bos] if bos is not None else [],
+                "features": ctx.store.study([im.image_id for im in record.images]).astype(np.float32)}
 
-    def collate(self, examples: list[dict], *, train: bool) -> dict:
-        n_vis = examples[0]["features"].shape[0] + self.encoder.n_topics
-        rows = [{"pre": e["pre"], "n_visual": n_vis, "target": e.get("target", []) if train else []}
-                for e in examples]
-        return self.batch(rows, examples, train=train, features=True)
+    def layout_row(self, example: dict) -> dict:
+        return {"pre": example["pre"], "n_visual": example["features"].shape[0] + self.encoder.n_topics}
 
     # --- model --------------------------------------------------------------------------------------
     def _visual(self, batch: dict) -> torch.Tensor:
@@ -120,8 +104,3 @@ class DualRecipe(Recipe):
 
     def input_embeds(self, batch: dict) -> torch.Tensor:
         return self.embed_layout(batch, self._visual(batch))
-
-
-def _registry_dim(name: str) -> int:
-    from cxrgen.models.recipes.r2gengpt import _registry_dim as dim
-    return dim(name)

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from cxrgen.models.recipes.base import DataContext, Recipe, target_ids, text_ids
+from cxrgen.models.recipes.base import DataContext, Recipe, text_ids
 
 HF_EXPORT = "hf"
 
@@ -31,6 +31,7 @@ HF_EXPORT = "hf"
 class LanguageModelRecipe(Recipe):
     mode = "lm"
     reads = "none"
+    frozen_llm = False
 
     def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
         super().__init__(cfg, llm, feature_dim)
@@ -44,15 +45,11 @@ class LanguageModelRecipe(Recipe):
         ids = text_ids(self.llm.tokenizer, " ".join((record.impression or "").lower().split()))[:n]
         return ids + [self.llm.eos_id] * (n - len(ids))
 
-    def example(self, record: Any, ctx: DataContext, *, train: bool) -> dict:
-        ex = {"id": record.id, "reference": record.report, "context": self.context_ids(record)}
-        if train:
-            ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
-        return ex
+    def inputs(self, record: Any, ctx: DataContext) -> dict:
+        return {"context": self.context_ids(record)}
 
-    def collate(self, examples: list[dict], *, train: bool) -> dict:
-        rows = [{"pre": e["context"], "target": e.get("target", []) if train else []} for e in examples]
-        return self.batch(rows, examples, train=train)
+    def layout_row(self, example: dict) -> dict:
+        return {"pre": example["context"]}
 
     def input_embeds(self, batch: dict) -> torch.Tensor:
         return self.embed_layout(batch, None)

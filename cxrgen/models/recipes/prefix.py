@@ -15,12 +15,14 @@ import torch
 
 from cxrgen.errors import ConfigError, InputError
 from cxrgen.models.mapper import build_mapper
-from cxrgen.models.recipes.base import DataContext, Recipe, target_ids
+from cxrgen.models.recipes.base import DataContext, Recipe
 
 
 class PrefixRecipe(Recipe):
     mode = "prefix"
     reads = "features"
+    frozen_llm = True
+    default_encoder = "medclip-vit"
 
     def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
         super().__init__(cfg, llm, feature_dim)
@@ -39,12 +41,6 @@ class PrefixRecipe(Recipe):
         self.lm.requires_grad_(False)
         self.mapper.requires_grad_(True)
 
-    def train(self, mode: bool = True):  # the frozen LLM stays in eval mode (no dropout)
-        super().train(mode)
-        if not any(p.requires_grad for p in self.lm.parameters()):
-            self.lm.eval()
-        return self
-
     def adapter_config(self) -> dict:
         m = self.cfg.mapper
         return {**super().adapter_config(), "mapper": {"kind": m.kind, "in_dim": m.in_dim, "layers": m.layers,
@@ -52,7 +48,7 @@ class PrefixRecipe(Recipe):
                 "prefix_len": self.cfg.prefix_len, "clip_len": self.cfg.clip_len}
 
     # --- data --------------------------------------------------------------------------------------
-    def example(self, record: Any, ctx: DataContext, *, train: bool) -> dict:
+    def inputs(self, record: Any, ctx: DataContext) -> dict:
         if ctx.store is None:
             raise InputError("the prefix recipe needs a feature cache (run `cxrgen embed` first)")
         if ctx.store.tokens:
@@ -61,16 +57,10 @@ class PrefixRecipe(Recipe):
         image_ids = [im.image_id for im in record.images]
         if not image_ids:
             raise InputError(f"record {record.id!r} has no images")
-        ex = {"id": record.id, "reference": record.report,
-              "features": ctx.store.study(image_ids).astype(np.float32)}
-        if train:
-            ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
-        return ex
+        return {"features": ctx.store.study(image_ids).astype(np.float32)}
 
-    def collate(self, examples: list[dict], *, train: bool) -> dict:
-        rows = [{"n_visual": self.cfg.prefix_len, "target": e.get("target", []) if train else []}
-                for e in examples]
-        return self.batch(rows, examples, train=train, features=True)
+    def layout_row(self, example: dict) -> dict:
+        return {"n_visual": self.cfg.prefix_len}
 
     # --- model --------------------------------------------------------------------------------------
     def input_embeds(self, batch: dict) -> torch.Tensor:
@@ -78,9 +68,9 @@ class PrefixRecipe(Recipe):
         return self.embed_layout(batch, prefix)
 
 
-
 class FinetuneRecipe(PrefixRecipe):
     mode = "finetune"
+    frozen_llm = False
 
     def freeze(self) -> None:
         self.lm.requires_grad_(True)

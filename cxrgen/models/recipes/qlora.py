@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from cxrgen.errors import InputError
-from cxrgen.models.recipes.base import DataContext, Recipe, target_ids, text_ids
+from cxrgen.models.recipes.base import DataContext, Recipe, text_ids
 
 CONDITIONS = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Effusion", "Emphysema",
               "Enlarged Cardiomediastinum", "Fibrosis", "Fracture", "Hernia", "Infiltration", "Lung Lesion",
@@ -76,9 +76,11 @@ def pick_views(record: Any) -> tuple[str, str]:
 class QloraRecipe(Recipe):
     mode = "qlora"
     reads = "scores"
+    frozen_llm = True          # base weights frozen (4-bit on CUDA, bf16/fp16 without nf4); LoRA trains
+    default_encoder = "xrv-densenet121-res224-all"
 
     @classmethod
-    def load_llm(cls, cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None):
+    def load_llm(cls, cfg: Any, *, meta: bool = False, device: Any = None):
         from cxrgen.models.llms import load_llm
         from cxrgen.models.quant import nf4_config, resolve_quant
         if meta:
@@ -88,8 +90,7 @@ class QloraRecipe(Recipe):
             compute = "float16" if cfg.precision == "fp16" else "bfloat16"
             return load_llm(cfg.llm, weights=cfg.weights, device=device or dev,
                             quantization_config=nf4_config(compute))
-        from cxrgen.models.recipes.r2gengpt import load_frozen_llm
-        return load_frozen_llm(cfg, device=device, dtype=dtype)   # bf16 base weights on CUDA, fp32 on CPU
+        return super().load_llm(cfg, device=device)   # bf16 base weights on CUDA, fp32 on CPU
 
     def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
         super().__init__(cfg, llm)
@@ -116,7 +117,7 @@ class QloraRecipe(Recipe):
                 "lora": {"r": lo.r, "alpha": lo.alpha, "dropout": lo.dropout, "targets": list(lo.targets)}}
 
     # --- data --------------------------------------------------------------------------------------
-    def example(self, record: Any, ctx: DataContext, *, train: bool) -> dict:
+    def inputs(self, record: Any, ctx: DataContext) -> dict:
         store = ctx.store
         if store is None or not store.has_scores:
             raise InputError("mode qlora needs pathology scores: run `cxrgen embed --encoder "
@@ -126,18 +127,11 @@ class QloraRecipe(Recipe):
         ids = pick_views(record)
         s = store.scores(list(ids))[:, self._order]          # (2, 18) frontal, lateral
         values = [float(np.float32(v)) for v in s.reshape(-1)]
-        ex = {"id": record.id, "reference": record.report,
-              "pre": text_ids(ctx.tokenizer, alpaca_prompt(values))}
         bos = ctx.tokenizer.bos_token_id
-        if bos is not None:
-            ex["pre"] = [bos] + ex["pre"]
-        if train:
-            ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
-        return ex
+        return {"pre": ([bos] if bos is not None else []) + text_ids(ctx.tokenizer, alpaca_prompt(values))}
 
-    def collate(self, examples: list[dict], *, train: bool) -> dict:
-        rows = [{"pre": e["pre"], "target": e.get("target", []) if train else []} for e in examples]
-        return self.batch(rows, examples, train=train)
+    def layout_row(self, example: dict) -> dict:
+        return {"pre": example["pre"]}
 
     # --- model --------------------------------------------------------------------------------------
     def input_embeds(self, batch: dict) -> torch.Tensor:

@@ -25,9 +25,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from cxrgen.errors import ConfigError, InputError
+from cxrgen.errors import InputError
 from cxrgen.models.projector import VisualProjector
-from cxrgen.models.recipes.base import DataContext, Recipe, target_ids, text_ids
+from cxrgen.models.recipes.base import DataContext, Recipe, on_meta, registry_dim, text_ids
 
 INSTRUCTION = "Generate a comprehensive and detailed diagnosis report for this chest xray image."
 BEFORE = "Human: <Img>"
@@ -36,7 +36,6 @@ DECODING = {
     "iu": {"beams": 3, "repetition_penalty": 2.0, "length_penalty": 2.0, "min_new_tokens": 40, "max_new_tokens": 100},
     "mimic": {"beams": 3, "repetition_penalty": 2.0, "length_penalty": 2.0, "min_new_tokens": 80, "max_new_tokens": 120},
 }
-DEFAULT_ENCODER = "swin-base-grid"
 
 
 def prompt_ids(tokenizer: Any) -> tuple[list[int], list[int]]:
@@ -45,22 +44,10 @@ def prompt_ids(tokenizer: Any) -> tuple[list[int], list[int]]:
     return bos + text_ids(tokenizer, BEFORE), text_ids(tokenizer, AFTER)
 
 
-def load_frozen_llm(cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None):
-    """The frozen LLM; on CUDA its weights are kept in bf16 (fp16 with precision=fp16), as R2GenGPT's
-    ``bf16-mixed`` run does, so a 7B model needs ~13.5 GB instead of 27 GB."""
-    from cxrgen.models.llms import load_llm
-    if dtype is None and not meta and device is not None and torch.device(device).type == "cuda" \
-            and cfg.precision != "fp32":
-        dtype = torch.float16 if cfg.precision == "fp16" else torch.bfloat16
-    return load_llm(cfg.llm, weights=cfg.weights, meta=meta, device=device, dtype=dtype)
-
-
 class _R2GenGPT(Recipe):
     vision: ClassVar[str] = "frozen"   # frozen (cached features) | lora | full
-
-    @classmethod
-    def load_llm(cls, cfg: Any, *, meta: bool = False, device: Any = None, dtype: Any = None):
-        return load_frozen_llm(cfg, meta=meta, device=device, dtype=dtype)
+    frozen_llm = True
+    default_encoder = "swin-base-grid"
 
     def __init__(self, cfg: Any, llm: Any, feature_dim: int | None = None):
         super().__init__(cfg, llm)
@@ -68,20 +55,20 @@ class _R2GenGPT(Recipe):
         if self.reads == "images":
             from cxrgen.models.image_encoder import load_image_encoder
             self.encoder = load_image_encoder(self.vision_name(cfg), weights=cfg.encoder_weights,
-                                              meta=_on_meta())
+                                              meta=on_meta())
             in_dim = self.encoder.dim
             if self.vision == "lora":
                 from cxrgen.models.adapters import SWIN_QV, add_lora
                 self.encoder.model = add_lora(self.encoder.model, cfg.lora, SWIN_QV, what="Swin encoder")
         else:
-            in_dim = feature_dim or _registry_dim(self.vision_name(cfg))
+            in_dim = feature_dim or registry_dim(self.vision_name(cfg))
         self.projector = VisualProjector(in_dim, llm.hidden_size)
         self._prompt: tuple[list[int], list[int]] | None = None
         self.freeze()
 
     @classmethod
     def vision_name(cls, cfg: Any) -> str:
-        return cfg.encoder or DEFAULT_ENCODER
+        return cfg.encoder or cls.default_encoder
 
     def components(self) -> dict:
         parts = {"projector": self.projector, "llm": self.lm}
@@ -102,11 +89,6 @@ class _R2GenGPT(Recipe):
             else:
                 m.requires_grad_(False)
 
-    def train(self, mode: bool = True):  # the frozen LLM stays in eval mode (no dropout), as in ClipCap/prefix
-        super().train(mode)
-        self.lm.eval()
-        return self
-
     def adapter_config(self) -> dict:
         out = {**super().adapter_config(), "projector": {"in_dim": self.projector.in_dim, "d": self.projector.d},
                "vision": self.vision, "encoder": self.vision_name(self.cfg)}
@@ -121,10 +103,10 @@ class _R2GenGPT(Recipe):
             self._prompt = prompt_ids(tokenizer)
         return self._prompt
 
-    def example(self, record: Any, ctx: DataContext, *, train: bool) -> dict:
+    def inputs(self, record: Any, ctx: DataContext) -> dict:
         if not record.images:
             raise InputError(f"record {record.id!r} has no images")
-        ex: dict = {"id": record.id, "reference": record.report}
+        ex: dict = {}
         if self.reads == "images":
             ex["pixels"] = self.encoder.load_study(record, ctx.image_root)      # (V, C, H, W)
         else:
@@ -136,18 +118,16 @@ class _R2GenGPT(Recipe):
                                  "grid features (N×T×D), e.g. --encoder swin-base-grid")
             ex["features"] = ctx.store.study([im.image_id for im in record.images]).astype(np.float32)
         ex["pre"], ex["post"] = self.prompt(ctx.tokenizer)
-        if train:
-            ex["target"] = target_ids(ctx.tokenizer, record.report, ctx.max_len)
         return ex
 
-    def collate(self, examples: list[dict], *, train: bool) -> dict:
-        n_vis = (self.encoder.tokens if self.encoder is not None else examples[0]["features"].shape[0])
-        rows = [{"pre": e["pre"], "post": e["post"], "n_visual": n_vis,
-                 "target": e.get("target", []) if train else []} for e in examples]
-        batch = self.batch(rows, examples, train=train, features=self.encoder is None)
-        if self.encoder is not None:
-            batch["pixels"] = [torch.from_numpy(np.asarray(e["pixels"])) for e in examples]
-        return batch
+    def layout_row(self, example: dict) -> dict:
+        n_vis = self.encoder.tokens if self.encoder is not None else example["features"].shape[0]
+        return {"pre": example["pre"], "post": example["post"], "n_visual": n_vis}
+
+    def collate_inputs(self, examples: list[dict]) -> dict:
+        if self.encoder is None:
+            return super().collate_inputs(examples)
+        return {"pixels": [torch.from_numpy(np.asarray(e["pixels"])) for e in examples]}
 
     # --- model --------------------------------------------------------------------------------------
     def visual_tokens(self, batch: dict) -> torch.Tensor:
@@ -161,19 +141,6 @@ class _R2GenGPT(Recipe):
 
     def input_embeds(self, batch: dict) -> torch.Tensor:
         return self.embed_layout(batch, self.visual_tokens(batch))
-
-
-
-def _on_meta() -> bool:
-    return torch.empty(0).device.type == "meta"
-
-
-def _registry_dim(name: str) -> int:
-    from cxrgen.models.catalog import ENCODERS
-    if name not in ENCODERS:
-        raise ConfigError(f"encoder {name!r} is not in the registry; the feature size is unknown before "
-                          "the cache exists (run `cxrgen embed` first)")
-    return int(ENCODERS.get(name).info["dim"])
 
 
 class ShallowRecipe(_R2GenGPT):
