@@ -58,7 +58,7 @@ def test_status_on_empty_workspace(cli):
 def test_list_registries(cli):
     r = cli("list", "modes", "--json")
     names = [x["name"] for x in json.loads(r.out)]
-    assert names == ["prefix", "finetune", "shallow", "delta", "deep", "qlora", "dual", "lm"]
+    assert names == ["prefix", "finetune", "shallow", "delta", "deep", "qlora", "dual", "dual-vit", "lm"]
     r = cli("list", "llmz")
     assert r.code == 2 and "No such command 'llmz'" in r.err
     r = cli("list", "labelers", "--json")
