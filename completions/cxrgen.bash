@@ -12,7 +12,7 @@ _cxrgen() {
 _cxrgen_subs() {
   case "$1" in
     "") echo "audit demo embed generate label list prepare report reproduce score status train";;
-    "list") echo "datasets encoders llms modes";;
+    "list") echo "datasets encoders labelers llms modes";;
     "prepare") echo "iu mimic synthetic";;
   esac
 }
@@ -27,6 +27,7 @@ _cxrgen_opts() {
     "list") echo "--help";;
     "list datasets") echo "--help --json";;
     "list encoders") echo "--help --json";;
+    "list labelers") echo "--help --json";;
     "list llms") echo "--help --json";;
     "list modes") echo "--help --json";;
     "prepare") echo "--help";;
@@ -34,8 +35,8 @@ _cxrgen_opts() {
     "prepare mimic") echo "--annotation --clean --config --deid --dry-run --force --help --images --keep-priors --name --per-image --per-study --remove-priors --reports --root --sections --strict --views -c";;
     "prepare synthetic") echo "--clean --config --dry-run --force --help --keep-priors --layout --n --name --per-image --per-study --prior-mentions --remove-priors --root --sections --seed --strict --views -c";;
     "report") echo "--compare --config --force --help --json --max-studies --no-redact --redact --run --run-name --split --thumbnail-size -c";;
-    "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-root";;
-    "score") echo "--bootstrap --compare --config --force --help --json --labeler --labeler-weights --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --tokenizer --uncertain -c";;
+    "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-images --mimic-root";;
+    "score") echo "--bootstrap --compare --config --convention --force --help --json --labeler --labeler-weights --metrics --out --permutations --records --reference-labels --reference-tokenizer --run --seed --split --tokenize --tokenizer --truncate-references --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
     "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --run --run-name --seed --weights";;
   esac

@@ -81,6 +81,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from label' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a datasets
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a encoders
+complete -c cxrgen -n '__fish_seen_subcommand_from list' -a labelers
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a llms
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a modes
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -l help
@@ -88,6 +89,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcomm
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from datasets' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from encoders' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from encoders' -l json
+complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from labelers' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from labelers' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from llms' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from llms' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from modes' -l help
@@ -178,10 +181,12 @@ complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l iu-reports
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l list
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l llm-weights
+complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-images
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-root
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l bootstrap
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l compare
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l config
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l convention
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l json
@@ -192,11 +197,13 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l permutations
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l records
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l reference-labels
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l reference-tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenize
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenizer
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l truncate-references
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l uncertain
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from status' -l help
