@@ -342,3 +342,14 @@ def test_generate_refuses_zero_predictions(tmp_path, cli, ws):
     r = cli("generate", "--run", "r", "--split", "val", "max_new_tokens=4")
     assert r.code == 2 and "generate/r/val: 0 predictions to write" in r.err and "has no record in split 'val'" in r.err
     assert not (ws / "generate" / "r" / "val").exists()
+
+
+def test_the_other_copys_annotation_names_the_right_command(tmp_path, cli, ws):
+    mimic = _mimic_tree(tmp_path / "mimic_cxr")
+    r = cli("prepare", "iu", "--annotation", mimic)
+    assert r.code == 2 and (f"{mimic}: entries carry study_id and subject_id: this is R2Gen's mimic_cxr annotation; "
+                            f"run `cxrgen prepare mimic --annotation {mimic}`") in r.err
+    iu = _iu_tree(tmp_path / "iu_xray")
+    r = cli("prepare", "mimic", "--annotation", iu)
+    assert r.code == 2 and "this looks like R2Gen's iu_xray annotation; run `cxrgen prepare iu --annotation" in r.err
+    assert not (ws / "prepare").exists() or not any((ws / "prepare").iterdir())
