@@ -12,7 +12,7 @@ _cxrgen() {
 _cxrgen_subs() {
   case "$1" in
     "") echo "audit demo embed generate label list prepare report reproduce score status train";;
-    "list") echo "datasets encoders llms modes";;
+    "list") echo "datasets encoders labelers llms modes";;
     "prepare") echo "iu mimic synthetic";;
   esac
 }
@@ -22,11 +22,12 @@ _cxrgen_opts() {
     "audit") echo "--dataset --help --images --json --no-images --strict --strict-reports";;
     "demo") echo "--config --force --help --json --n --seed -c";;
     "embed") echo "--batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --strict --weights --workers -d -e";;
-    "generate") echo "--batch-size --beams --checkpoint --config --dry-run --force --help --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split";;
+    "generate") echo "--batch-size --beams --checkpoint --config --dry-run --encoder-weights --force --help --images --images-dir --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split --study-by --views";;
     "label") echo "--field --help --id-field --labeler --labeler-weights --out --tokenizer";;
     "list") echo "--help";;
     "list datasets") echo "--help --json";;
     "list encoders") echo "--help --json";;
+    "list labelers") echo "--help --json";;
     "list llms") echo "--help --json";;
     "list modes") echo "--help --json";;
     "prepare") echo "--help";;
@@ -34,8 +35,8 @@ _cxrgen_opts() {
     "prepare mimic") echo "--annotation --clean --config --deid --dry-run --force --help --images --keep-priors --name --per-image --per-study --remove-priors --reports --root --sections --strict --views -c";;
     "prepare synthetic") echo "--clean --config --dry-run --force --help --keep-priors --layout --n --name --per-image --per-study --prior-mentions --remove-priors --root --sections --seed --strict --views -c";;
     "report") echo "--compare --config --force --help --json --max-studies --no-redact --redact --run --run-name --split --thumbnail-size -c";;
-    "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-root";;
-    "score") echo "--bootstrap --compare --config --force --help --json --labeler --labeler-weights --metrics --out --permutations --records --reference-labels --run --seed --split --tokenize --tokenizer --uncertain -c";;
+    "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-images --mimic-root";;
+    "score") echo "--bootstrap --compare --config --convention --force --help --json --labeler --labeler-weights --metrics --out --permutations --records --reference-labels --reference-tokenizer --run --seed --split --tokenize --tokenizer --truncate-references --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
     "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --run --run-name --seed --weights";;
   esac

@@ -54,8 +54,11 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l beams
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l checkpoint
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l dry-run
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l encoder-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l images
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l images-dir
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l length-penalty
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l limit
@@ -67,6 +70,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l shuffle-features
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l split
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l study-by
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l field
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l id-field
@@ -76,6 +81,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from label' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a datasets
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a encoders
+complete -c cxrgen -n '__fish_seen_subcommand_from list' -a labelers
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a llms
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a modes
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -l help
@@ -83,6 +89,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcomm
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from datasets' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from encoders' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from encoders' -l json
+complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from labelers' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from labelers' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from llms' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from llms' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from modes' -l help
@@ -173,10 +181,12 @@ complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l iu-reports
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l list
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l llm-weights
+complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-images
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-root
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l bootstrap
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l compare
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l config
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l convention
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l json
@@ -187,11 +197,13 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l permutations
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l records
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l reference-labels
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l reference-tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenize
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenizer
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l truncate-references
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l uncertain
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from status' -l help

@@ -46,6 +46,7 @@ class Setting:
     data_name: str = ""            # workspace name of the prepared set ("" → the reader's name)
     score: tuple[str, ...] = ()    # score options (scoring convention of the paper)
     differs: tuple[str, ...] = ()  # how this setting departs from the paper
+    source: str = ""               # mimic: "" (MIMIC-CXR-JPG root) or "r2gen" (R2Gen's annotation.json copy)
 
     @property
     def short(self) -> str:
@@ -130,15 +131,12 @@ _R2_MAXLEN = {"iu": 60, "mimic": 100}
 _R2_DIFFERS = (
     "checkpoint: the final one is tested; the released code tests the checkpoint with the best "
     "0.5·BLEU-4 + 0.5·CIDEr on validation (cxrgen train has no validation-metric selection yet)",
-    "references are scored whole; the released code truncates them to max_length tokens",
 )
 _R2_IU_DIFFERS = (
     "split: R2Gen's annotation.json when --annotation is given (2,069 / 296 / 590), else a seeded 70/10/20 "
     "split by patient; reports cleaned with cxrgen's R2Gen rules",
 )
 _R2_MIMIC_DIFFERS = (
-    "data: per-study AP/PA FINDINGS records read from the MIMIC-CXR-JPG root, not R2Gen's annotation.json "
-    "entries (270,790 / 2,130 / 3,858 images of all views) and its MIMIC cleaner",
     "CE: references and predictions both labelled with cxrgen's rule-based CheXpert re-implementation "
     "(not the CheXpert labeler); uncertain counted as negative (R2Gen's compute_ce.py); micro over 14 labels",
 )
@@ -148,53 +146,64 @@ for _mode in ("shallow", "delta", "deep"):
     for _ds, _label in (("iu", "IU-Xray"), ("mimic", "MIMIC-CXR")):
         _nums = dict(_R2_TABLE1[(_mode, _ds)])
         _table = f"Table 1 ({_label}, R2GenGPT ({_mode.capitalize()}))"
-        _score: tuple[str, ...] = ()
-        if _ds == "mimic":
+        _score: tuple[str, ...] = ("--truncate-references", str(_R2_MAXLEN[_ds]))   # released code: max_length
+        _prep: tuple[str, ...] = ()
+        if _ds == "mimic":   # R2Gen's annotation entries, all views, R2GenGPT's MIMIC cleaner (paper §4.1)
             _nums.update(zip(("ce_precision", "ce_recall", "ce_f1"), _R2_TABLE2[_mode]))
             _table += " + Table 2"
             _score += ("--uncertain", "neg", "--reference-labels", "labeler")
+            _prep = ("--views", "all", "--clean", "r2gengpt")
         _name = f"r2gengpt-{_mode}-{_ds}"
         SETTINGS[_name] = Setting(_name, R2GENGPT, _table, f"{_name}.yaml", _ds, _mode, "swin-base-grid",
                                   cached_features=_mode == "shallow", decoding=_R2_DECODE[_ds], numbers=_nums,
                                   trainable_params=_R2_PARAMS[_mode], paper_params=_R2_STATED[_mode],
                                   encoder_weights="microsoft/swin-base-patch4-window7-224", score=_score,
-                                  differs=_R2_DIFFERS + (_R2_IU_DIFFERS if _ds == "iu" else _R2_MIMIC_DIFFERS))
+                                  differs=_R2_DIFFERS + (_R2_IU_DIFFERS if _ds == "iu" else _R2_MIMIC_DIFFERS),
+                                  prepare=_prep, data_name="mimic-r2gen" if _ds == "mimic" else "",
+                                  source="r2gen" if _ds == "mimic" else "")
 
 # --- LLaMA-XR ---------------------------------------------------------------------------------------
 _XR_NUMBERS = {"bleu_1": 0.317, "bleu_2": 0.276, "bleu_3": 0.200, "bleu_4": 0.180, "rouge_l": 0.433, "meteor": 0.336}
+_XR_SCORE = ("--convention", "llama-xr")   # LlamaXR.ipynb: per-report NLTK / rouge_score means
 _XR_DIFFERS = (
     "optimizer: standard AdamW instead of 8-bit AdamW (adamw_8bit); Unsloth's kernels are not used",
     "no early stopping and no load_best_model_at_end: the final checkpoint is tested",
     "LoRA alpha and dropout not stated: 16 and 0 (the Unsloth notebook's values)",
-    "split: R2Gen's annotation.json when --annotation is given, else a seeded 70/10/20 split by patient",
-    "decoding not stated: greedy, at most 100 new tokens",
-    "scoring: coco-caption corpus BLEU / METEOR / ROUGE-L, not the paper's per-report NLTK sentence BLEU, "
-    "rouge_score ROUGE-L and NLTK METEOR after dropping reports containing 'XXXX'",
-    "views: IU's XML records no view, so the frontal/lateral order is the record's image order unless the "
-    "prepared set carries view metadata (the Kaggle CSVs)",
+    "split: R2Gen's annotation.json when --annotation is given, else a seeded 70/10/20 split by patient; the "
+    "released notebook splits examples 70 / 7.5 / 22.5 (seed 42)",
+    "decoding: greedy, at most 100 new tokens; the released notebook decodes greedily with "
+    "no_repeat_ngram_size 3 and up to 700 new tokens",
+    "test set: the whole test split is scored; the released notebook scores its first 100 test reports",
+    "METEOR of the llama-xr convention needs NLTK's WordNet data, which cxrgen never downloads (one-line error "
+    "saying how to install it)",
+    "views: frontal/lateral from the OpenI DICOM ViewPosition that torchxrayvision ships (blank for 2,586 of "
+    "7,470 images, PA for both images of 1,001 studies; a labelled lateral in 683 of 3,337 studies); "
+    "otherwise the prepared image order decides, frontal first",
 )
 SETTINGS["llama-xr-iu"] = Setting(
     "llama-xr-iu", LLAMA_XR, "Table 3 (IU X-ray, LLaMA-XR (this study))", "llama-xr-iu.yaml", "iu", "qlora",
     "xrv-densenet121-res224-all", cached_features=True, decoding={}, numbers=dict(_XR_NUMBERS),
     trainable_params=41_943_040, paper_params="41,943,040 trainable (§3.5)", prepare=("--clean", "none"),
-    data_name="iu-raw", differs=_XR_DIFFERS)
+    data_name="iu-raw", score=_XR_SCORE, differs=_XR_DIFFERS)
 SETTINGS["llama-xr-instruct-iu"] = Setting(
     "llama-xr-instruct-iu", LLAMA_XR, "Table 3 (IU X-ray, LLaMA-XR (this study)) — Instruct variant",
     "llama-xr-instruct-iu.yaml", "iu", "qlora", "xrv-densenet121-res224-all", cached_features=True, decoding={},
     numbers=dict(_XR_NUMBERS), trainable_params=41_943_040, paper_params="41,943,040 trainable (§3.5)",
-    prepare=("--clean", "none"), data_name="iu-raw",
+    prepare=("--clean", "none"), data_name="iu-raw", score=_XR_SCORE,
     differs=("LLM: Llama-3.1-8B-Instruct, not the paper's base Llama 3.1 8B, and the loss on the response only "
              "(the paper's SFTTrainer puts it on the whole text)",) + _XR_DIFFERS)
 
 # --- dual content/topic encoder ---------------------------------------------------------------------
 SETTINGS["dual-iu"] = Setting(
-    "dual-iu", DUAL, "Table 1 (IU X-Ray, Ours)", "dual-iu.yaml", "iu", "dual", "vit-base", cached_features=True,
-    decoding={}, numbers=_nlg(0.489, 0.314, 0.229, 0.165, 0.379, 0.23, 0.453),
+    "dual-iu", DUAL, "Table 1 (IU X-Ray, Ours)", "dual-iu.yaml", "iu", "dual-vit", "vit-base", cached_features=False,
+    decoding={}, numbers=_nlg(0.489, 0.314, 0.229, 0.165, 0.379, 0.23, 0.453), trainable_params=125_175_808,
     encoder_weights="timm/vit_base_patch16_224.augreg2_in21k_ft_in1k",
     differs=(
-        "ViT frozen and its patch features cached; the paper trains the ImageNet ViT with the encoders",
-        "contrastive target: mean of the frozen LLM's input embeddings of the report tokens, not its encoding",
+        "ViT checkpoint not named (\"pretrained on ImageNet\", from Hugging Face): "
+        "timm/vit_base_patch16_224.augreg2_in21k_ft_in1k unless --encoder-weights says otherwise",
         "encoder depths, heads, schedule, max report length (60) and decoding (greedy) not stated: cxrgen's choices",
+        "contrastive target: the mean of the frozen LLM's last hidden states over the report tokens (the paper "
+        "says only that the report is encoded with the frozen LLaMA)",
         "split: R2Gen's annotation.json when --annotation is given, else a seeded 70/10/20 split by patient",
         "checkpoint not stated: the final one is tested",
     ))

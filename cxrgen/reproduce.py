@@ -41,6 +41,7 @@ class Roots:
     mimic_root: str = ""
     llm_weights: str = ""
     encoder_weights: str = ""
+    mimic_images: str = ""
 
 
 def get(name: str) -> Setting:
@@ -62,8 +63,8 @@ def config_path(s: Setting, configs: str | Path | None = None) -> Path:
     return p
 
 
-def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None = None) -> list[list[str]]:
-    """The cxrgen command lines (without the program name) that reproduce ``s``."""
+def _prepare(s: Setting, roots: Roots) -> list[str]:
+    """The reader part of the prepare command; names every missing path at once."""
     problems = []
     if s.dataset == "iu" and not (roots.annotation and not roots.iu_reports):  # R2Gen's iu_xray copy alone will do
         if not roots.iu_reports:
@@ -71,21 +72,33 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
         if not roots.iu_images:
             problems.append("--iu-images (the IU PNG folder; images are encoded), or only --annotation "
                             "(R2Gen's iu_xray/annotation.json with images/ beside it)")
-    if s.dataset == "mimic" and not roots.mimic_root:
+    elif s.dataset == "mimic" and s.source == "r2gen":
+        if not roots.annotation:
+            problems.append("--annotation (R2Gen's mimic_cxr/annotation.json)")
+    elif s.dataset == "mimic" and not roots.mimic_root:
         problems.append("--mimic-root (the MIMIC-CXR-JPG root)")
     if problems:
         raise ConfigError(f"{s.name} needs {' and '.join(problems)}")
+    if s.dataset == "iu" and not roots.iu_reports:   # R2Gen's iu_xray copy alone
+        prep = ["prepare", "iu", "--annotation", roots.annotation, "--views", "all"]
+        return prep + (["--images", roots.iu_images] if roots.iu_images else [])
+    if s.dataset == "iu":
+        prep = ["prepare", "iu", "--reports", roots.iu_reports, "--images", roots.iu_images, "--views", "all"]
+        return prep + (["--split", "r2gen", "--annotation", roots.annotation] if roots.annotation
+                       else ["--split", "random"])
+    if s.source == "r2gen":   # R2Gen's entries; the JPG root only adds views and CheXpert labels
+        prep = ["prepare", "mimic", "--annotation", roots.annotation]
+        prep += ["--images", roots.mimic_images] if roots.mimic_images else []
+        return prep + (["--root", roots.mimic_root] if roots.mimic_root else [])
+    return ["prepare", "mimic", "--root", roots.mimic_root]
+
+
+def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None = None) -> list[list[str]]:
+    """The cxrgen command lines (without the program name) that reproduce ``s``."""
     ws = ["--workspace", workspace]
     preset = config_path(s, configs)
     encoder = load_config(TrainConfig, preset).encoder or s.encoder   # the preset decides what is embedded
-    if s.dataset == "iu" and not roots.iu_reports:
-        prep = ["prepare", "iu", "--annotation", roots.annotation, "--views", "all"]
-        prep += ["--images", roots.iu_images] if roots.iu_images else []
-    elif s.dataset == "iu":
-        prep = ["prepare", "iu", "--reports", roots.iu_reports, "--images", roots.iu_images, "--views", "all"]
-        prep += ["--split", "r2gen", "--annotation", roots.annotation] if roots.annotation else ["--split", "random"]
-    else:
-        prep = ["prepare", "mimic", "--root", roots.mimic_root]
+    prep = _prepare(s, roots)
     prep += list(s.prepare)
     if s.data_name:   # a non-default preparation gets its own name, so settings never share a changed set
         prep += ["--name", s.data_name]

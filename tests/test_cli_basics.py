@@ -58,9 +58,11 @@ def test_status_on_empty_workspace(cli):
 def test_list_registries(cli):
     r = cli("list", "modes", "--json")
     names = [x["name"] for x in json.loads(r.out)]
-    assert names == ["prefix", "finetune", "shallow", "delta", "deep", "qlora", "dual", "lm"]
+    assert names == ["prefix", "finetune", "shallow", "delta", "deep", "qlora", "dual", "dual-vit", "lm"]
     r = cli("list", "llmz")
     assert r.code == 2 and "No such command 'llmz'" in r.err
+    r = cli("list", "labelers", "--json")
+    assert [x["name"] for x in json.loads(r.out)] == ["rules", "chexbert"]
 
 
 def test_user_error_is_one_line_without_traceback(cli, tmp_path):

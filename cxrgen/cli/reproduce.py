@@ -16,8 +16,13 @@ def reproduce(
     list_: bool = typer.Option(False, "--list", help="List the settings and the tables they reproduce."),
     iu_reports: Optional[Path] = typer.Option(None, "--iu-reports", help="IU X-ray reports (NLMCXR_reports.tgz, XML dir or CSV)."),
     iu_images: Optional[Path] = typer.Option(None, "--iu-images", help="IU X-ray PNG folder."),
-    annotation: Optional[Path] = typer.Option(None, "--annotation", help="R2Gen's iu_xray/annotation.json: the IU split (else a seeded 70/10/20 split); alone, the whole R2Gen copy (images/ beside it)."),
-    mimic_root: Optional[Path] = typer.Option(None, "--mimic-root", help="MIMIC-CXR-JPG root."),
+    annotation: Optional[Path] = typer.Option(None, "--annotation", help="R2Gen's annotation.json: iu_xray's gives the IU "
+                                              "split (else a seeded 70/10/20 split), alone the whole copy (images/ "
+                                              "beside it); mimic_cxr's is required by r2gengpt-*-mimic."),
+    mimic_root: Optional[Path] = typer.Option(None, "--mimic-root", help="MIMIC-CXR-JPG root (r2gengpt-*-mimic: "
+                                              "optional, adds views and CheXpert labels)."),
+    mimic_images: Optional[Path] = typer.Option(None, "--mimic-images", help="r2gengpt-*-mimic: the images folder of "
+                                                "R2Gen's mimic_cxr copy (default: images/ beside --annotation)."),
     llm_weights: Optional[Path] = typer.Option(None, "--llm-weights", help="Local folder of the LLM (default: its Hugging Face id)."),
     encoder_weights: Optional[str] = typer.Option(None, "--encoder-weights", help="Image encoder weights (file, folder or HF id)."),
     configs: Optional[Path] = typer.Option(None, "--configs", help="Folder of the preset YAMLs (default: the presets shipped in the package, cxrgen/presets)."),
@@ -57,7 +62,8 @@ def reproduce(
                 con.print(line, markup=False, soft_wrap=True)
     else:
         roots = rp.Roots(*(str(v) if v else "" for v in (iu_reports, iu_images, annotation, mimic_root,
-                                                          llm_weights)), encoder_weights or "")
+                                                          llm_weights)), encoder_weights or "",
+                         str(mimic_images) if mimic_images else "")
         echo = (lambda line: None) if json_out else (lambda line: con.print(line, markup=False, soft_wrap=True))
         cmds, rows = rp.run(s, roots, workspace=str(ws.root), configs=configs, dry_run=dry_run, echo=echo)
     if json_out:

@@ -36,6 +36,12 @@ def score(
                                                    "holding it (local file; never downloaded)."),
     tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="chexbert: folder with the bert-base-uncased "
                                              "tokenizer (vocab.txt)."),
+    convention: Optional[str] = typer.Option(None, "--convention", help="coco (coco-caption corpus scores) | llama-xr "
+                                             "(LLaMA-XR: per-report NLTK/rouge_score averages, 'XXXX' reports dropped)."),
+    truncate_references: Optional[int] = typer.Option(None, "--truncate-references", help="Cut references to N tokens "
+                                                      "of the run's tokenizer first (R2GenGPT: 60 IU, 100 MIMIC)."),
+    reference_tokenizer: Optional[str] = typer.Option(None, "--reference-tokenizer", help="LLM whose tokenizer "
+                                                      "--truncate-references counts (default in workspace mode: the run's)."),
     as_json: bool = typer.Option(False, "--json", help="Print scores.json to stdout instead of a table."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file."),
     force: bool = typer.Option(False, "--force", help="Workspace mode: rescore even if up to date."),
@@ -50,6 +56,8 @@ def score(
     Example: cxrgen score preds.jsonl --out scores/ --bootstrap 1000
     Example: cxrgen score --run r2gengpt-shallow --split test
     Example: cxrgen score a.jsonl --compare b.jsonl
+    Example: cxrgen score --run r2gengpt-deep-iu --truncate-references 60
+    Example: cxrgen score preds.jsonl --convention llama-xr --metrics bleu,rouge_l
     Example: cxrgen score preds.jsonl --labeler chexbert --labeler-weights chexbert.pth --tokenizer bert-base-uncased/
     """
     import json
@@ -61,7 +69,8 @@ def score(
                        uncertain=uncertain, bootstrap=bootstrap, permutations=permutations, seed=seed,
                        reference_labels=reference_labels, labeler=labeler,
                        labeler_weights=str(labeler_weights) if labeler_weights else None,
-                       tokenizer=str(tokenizer) if tokenizer else None)
+                       tokenizer=str(tokenizer) if tokenizer else None, convention=convention,
+                       truncate_references=truncate_references, reference_tokenizer=reference_tokenizer)
     if preds is not None and run is not None:
         raise ConfigError("give either PREDS.jsonl or --run/--split, not both")
     if preds is None and run is None:
@@ -126,10 +135,15 @@ def print_table(doc: dict, where: Optional[str]) -> None:
         t.add_row(*row)
     c.print(t)
     s = doc["settings"]
-    c.print(f"tokenize={s['tokenize']} uncertain={s['uncertain']} bootstrap={s['bootstrap']} seed={s['seed']}; "
-            f"reference labels: {s['reference_labels']}")
+    c.print(f"convention={s.get('convention', 'coco')} tokenize={s['tokenize']} uncertain={s['uncertain']} "
+            f"bootstrap={s['bootstrap']} seed={s['seed']}; reference labels: {s['reference_labels']}")
     if ce:
         c.print(f"CE labeler: {ce['headline']['labeler']}")
+    tr = s.get("truncate_references") or {}
+    if tr.get("tokens"):
+        c.print(f"references cut to {tr['tokens']} tokens of {tr['tokenizer']}: {tr['truncated']} truncated")
+    if doc["counts"].get("dropped_by_convention"):
+        c.print(f"{doc['counts']['dropped_by_convention']} reports dropped by the {s['convention']} convention")
     ea = doc.get("error_analysis") or {}
     if "copying" in ea:
         pri, cop = ea["hallucinated_priors"], ea["copying"]

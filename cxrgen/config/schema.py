@@ -108,6 +108,9 @@ class DualConfig:
     topics: tuple[str, ...] = F(("findings", "impression"), "topic words whose LLM embeddings seed the topic queries")
     temperature: float = F(0.07, "InfoNCE temperature (paper §3.1: 0.07)")
     infonce_weight: float = F(0.5, "loss = (1 - w)·LM + w·InfoNCE (paper §3.1: 0.5/0.5)")
+    target: Literal["hidden", "embeddings"] = F("hidden", "contrastive report target: mean of the frozen LLM's last "
+                                                         "hidden states over the report (paper §2) or, cheaper, of its "
+                                                         "input embeddings")
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.infonce_weight <= 1.0:
@@ -144,8 +147,8 @@ class TrainConfig:
     workers: int = F(0, "DataLoader workers", runtime=True)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
     # --- recipe-specific (issue 7): R2GenGPT delta/deep, LLaMA-XR qlora, dual ---
-    encoder_weights: str = F("", "delta/deep: weights of the Swin trained on the fly (HF id, local dir or file; "
-                                 "default: microsoft/swin-base-patch4-window7-224)")
+    encoder_weights: str = F("", "delta/deep/dual-vit: weights of the encoder trained on the fly (HF id, local dir or file; "
+                                 "default: microsoft/swin-base-patch4-window7-224 or an ImageNet ViT-B/16)")
     quant: Literal["auto", "nf4", "none"] = F("auto", "qlora: LLM weights in 4-bit NF4 + double quantisation "
                                                      "(auto: nf4 on CUDA, none on CPU)")
     dual: DualConfig = F(default_factory=DualConfig, help="dual content/topic encoder settings")
@@ -181,6 +184,12 @@ class ScoreConfig:
     labeler: str = F("rules", "CheXpert-14 labeler: rules (cxrgen's, offline) | chexbert (local chexbert.pth)")
     labeler_weights: str = F("", "chexbert: chexbert.pth or a folder holding it (never downloaded)")
     tokenizer: str = F("", "chexbert: folder with the bert-base-uncased tokenizer (vocab.txt)")
+    convention: Literal["coco", "llama-xr"] = F("coco", "coco: coco-caption corpus scores; llama-xr: LLaMA-XR's per-report "
+                                                       "NLTK BLEU / rouge_score ROUGE-L / NLTK METEOR after dropping 'XXXX' reports")
+    truncate_references: int = F(0, "cut references to N tokens of the run's tokenizer before scoring (R2GenGPT: "
+                                     "max_length 60 IU, 100 MIMIC; 0: off)")
+    reference_tokenizer: str = F("", "tokenizer for --truncate-references: LLM alias, HF id or folder (workspace mode: "
+                                     "the run's LLM)")
 
 
 @dataclass(frozen=True)

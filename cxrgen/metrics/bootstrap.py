@@ -143,6 +143,8 @@ def _from_sums(sums: dict[str, np.ndarray], total: np.ndarray) -> dict[str, np.n
             out["meteor"] = meteor_from_stats(s)
         elif name in ("rouge_l", "cider"):
             out[name] = s[:, 0] / total
+        elif name.startswith("mean:"):   # any metric that is a plain mean of per-report values
+            out[name[5:]] = s[:, 0] / total
         elif name.startswith("ce:"):  # ce:<subset> or ce:<subset>@ref=<source> (score_ce.suffix)
             subset, at, source = name.split(":", 1)[1].partition("@")
             c = s.shape[1] // 9

@@ -12,9 +12,10 @@ What the paper states (§2, §3.1) and how it is realised here:
   Linear(d_llm → width), cross-attending to the visual tokens (pre-LN transformer decoder layers);
 * a **LLaMA projection layer** maps both outputs to the LLM's embedding space; the content tokens
   followed by the topic tokens are the visual prefix of the prompt;
-* a **contrastive** objective aligns the image-derived representation with the frozen LLM's
-  embeddings of the paired report: symmetric InfoNCE over the batch between the mean-pooled projected
-  tokens and the mean of the report's input token embeddings, temperature 0.07;
+* a **contrastive** objective aligns the image-derived representation with the paired report "encoded
+  using the frozen LLaMA": symmetric InfoNCE over the batch between the mean-pooled projected tokens
+  and the mean of the frozen LLM's last hidden states over the report tokens (``dual.target=hidden``;
+  ``embeddings``: the mean of the report's input token embeddings), temperature 0.07;
 * loss = 0.5·LM + 0.5·InfoNCE (§3.1 "weights of 0.5 and 0.5"); content encoder, topic encoder and
   projection are trained from scratch, the LLM is frozen.
 

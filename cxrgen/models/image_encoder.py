@@ -1,4 +1,4 @@
-"""On-the-fly image encoding for recipes that train the encoder (R2GenGPT ``delta`` and ``deep``).
+"""On-the-fly image encoding for recipes that train the encoder (R2GenGPT ``delta``/``deep``, ``dual-vit``).
 
 ``load_image_encoder(name)`` returns an ``nn.Module`` with ``.model`` (the backbone, e.g. HF Swin-B),
 ``.dim`` / ``.tokens`` (grid size), ``forward(pixels (V, 3, H, W)) -> (V, T, D)`` (the grid that
@@ -44,20 +44,27 @@ class ImageEncoder(nn.Module):
 
 
 SWIN_B_SOURCE = "microsoft/swin-base-patch4-window7-224"   # R2GenGPT's visual encoder (footnote 3)
+VIT_B_SOURCE = "timm/vit_base_patch16_224.augreg2_in21k_ft_in1k"   # an ImageNet ViT-B/16 (dual paper §3.1)
 
 
-def load_image_encoder(name: str, *, weights: str = "", meta: bool = False) -> ImageEncoder:
-    """Build the trainable grid encoder ``name`` from the encoder registry (Swin grid encoders).
+def load_image_encoder(name: str, *, weights: str = "", meta: bool = False, squash: bool = False) -> ImageEncoder:
+    """Build the trainable grid encoder ``name`` from the encoder registry (Swin or ViT patch encoders).
 
-    Without ``weights`` the real Swin-B starts from R2GenGPT's ImageNet checkpoint (Hugging Face id,
-    loaded from the local cache or the hub); the ``tiny-*`` twins start from their seeded random init.
+    Without ``weights`` the real Swin-B starts from R2GenGPT's ImageNet checkpoint and ViT-B from an
+    ImageNet timm checkpoint (Hugging Face ids, loaded from the local cache or the hub); the ``tiny-*``
+    twins start from their seeded random init. ``squash`` (ViT only): resize to the model's input size
+    without cropping, as the dual-encoder paper does.
     """
+    from dataclasses import replace
+
     from cxrgen.models.catalog import ENCODERS
     entry = ENCODERS.get(name)
-    if "swin" not in name:
-        raise ConfigError(f"encoder {name!r} cannot be trained on the fly; R2GenGPT delta/deep use a Swin grid "
-                          "encoder (swin-base-grid, or tiny-swin-grid in tests)")
+    kind = "swin" if "swin" in name else "vit" if name in ("vit-base", "tiny-vit") else ""
+    if not kind:
+        raise ConfigError(f"encoder {name!r} cannot be trained on the fly; use a Swin grid encoder (R2GenGPT "
+                          "delta/deep: swin-base-grid) or a ViT (dual-vit: vit-base), or tiny-swin-grid / tiny-vit")
     if not weights and not entry.info.get("tiny"):
-        weights = SWIN_B_SOURCE
+        weights = SWIN_B_SOURCE if kind == "swin" else VIT_B_SOURCE
     enc = entry.load()(name, entry.info, weights=weights, load_weights=not meta)
-    return ImageEncoder(name, enc.model, enc.preprocess, int(enc.dim), int(enc.tokens))
+    pre = replace(enc.preprocess, squash=True) if squash and kind == "vit" else enc.preprocess
+    return ImageEncoder(name, enc.model, pre, int(enc.dim), int(enc.tokens))

@@ -106,6 +106,7 @@ class Scored:
     stats: Any = None
     per_sample: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)   # ids the convention left out (llama-xr: "XXXX")
 
 
 def check_config(cfg: ScoreConfig) -> list[str]:
@@ -120,7 +121,13 @@ def check_config(cfg: ScoreConfig) -> list[str]:
         raise ConfigError(f"--reference-labels {cfg.reference_labels!r}: choose {' | '.join(REFERENCE_LABELS)}")
     if "ce" in groups:
         labeler_for(cfg)  # unknown kind or missing weights: one line before any work
-    if "meteor" in groups or cfg.tokenize == "ptb":
+    if cfg.truncate_references < 0:
+        raise ConfigError(f"--truncate-references {cfg.truncate_references}: give a token count >= 1 (0: off)")
+    coco_meteor = "meteor" in groups and cfg.convention == "coco"
+    if cfg.convention == "llama-xr":
+        from cxrgen.metrics.paper_nlg import require
+        require(groups)  # missing nltk / rouge-score / WordNet: one line before any work
+    if coco_meteor or cfg.tokenize == "ptb":
         from cxrgen.metrics.nlg import java_path
         java_path()  # DependencyError with install instructions before any work
     return groups
@@ -138,30 +145,83 @@ def _labeler(spec):
     return make_labeler(spec)
 
 
+def apply_convention(cfg: ScoreConfig, preds: Preds) -> tuple[Preds, list[str]]:
+    """The pairs the convention scores and the ids it leaves out (llama-xr drops "XXXX" reports)."""
+    if cfg.convention != "llama-xr":
+        return preds, []
+    from cxrgen.metrics.paper_nlg import keep
+    k = keep(preds.hyps, preds.refs)
+    if not any(k):
+        raise InputError(f"{preds.path}: every report contains 'XXXX'; the llama-xr convention has nothing to score")
+    pick = lambda xs: [x for x, ok in zip(xs, k) if ok]  # noqa: E731
+    return Preds(preds.path, pick(preds.ids), pick(preds.hyps), pick(preds.refs)), \
+        [i for i, ok in zip(preds.ids, k) if not ok]
+
+
+def truncate(cfg: ScoreConfig, preds: Preds, tokenizer_name: str) -> tuple[Preds, dict]:
+    """References cut to ``cfg.truncate_references`` tokens (R2GenGPT); the record for scores.json."""
+    if not cfg.truncate_references:
+        return preds, {}
+    if not tokenizer_name:
+        raise ConfigError("--truncate-references counts tokens of a tokenizer: add --reference-tokenizer LLM "
+                          "(alias, HF id or folder), or score a workspace run with --run")
+    from cxrgen.metrics.references import truncate_references
+    from cxrgen.models.llms import load_tokenizer, resolve
+    name, _, weights = tokenizer_name.partition("|")
+    spec = resolve(name, weights)
+    refs, cut = truncate_references(preds.refs, load_tokenizer(spec), cfg.truncate_references)
+    return Preds(preds.path, preds.ids, preds.hyps, refs), \
+        {"tokens": cfg.truncate_references, "tokenizer": spec.source, "truncated": cut,
+         "rule": "tokenizer(text, truncation=True, max_length=N) incl. special tokens, decoded (R2GenGPT)"}
+
+
+def _nlg(cfg: ScoreConfig, preds: Preds, groups: list[str], out: "Scored", blocks: dict, per: dict) -> None:
+    """BLEU / METEOR / ROUGE-L / CIDEr into ``out.metrics``, bootstrap ``blocks`` and per-report ``per``."""
+    from cxrgen.metrics.nlg import bleu_from_totals_vec, compute_nlg
+    coco = groups
+    if cfg.convention == "llama-xr":
+        from cxrgen.metrics.paper_nlg import GROUPS, per_report
+        t = time.perf_counter()
+        vals = per_report(preds.hyps, preds.refs, [g for g in groups if g in GROUPS])
+        for k, v in vals.items():
+            out.metrics[k] = float(v.mean())
+            blocks[f"mean:{k}"] = v[:, None]
+        per.update(vals)
+        out.timings["llama-xr"] = time.perf_counter() - t
+        coco = [g for g in groups if g not in GROUPS]
+    if not coco:
+        return
+    r = compute_nlg(preds.hyps, preds.refs, metrics=coco, tokenize=cfg.tokenize)
+    out.metrics.update(r.scores)
+    out.timings.update(r.timings)
+    if r.bleu is not None:
+        blocks["bleu"] = r.bleu
+        per["bleu_4"] = bleu_from_totals_vec(r.bleu)[:, 3]
+    if r.meteor is not None:
+        blocks["meteor"] = r.meteor
+    for k in ("rouge_l", "cider"):
+        if k in r.per_sample:
+            blocks[k] = r.per_sample[k][:, None]
+    per.update(r.per_sample)
+
+
 def compute(cfg: ScoreConfig, preds: Preds, ref_labels: Optional[list[dict]], ref_note: str = "") -> Scored:
     """All metric groups of ``cfg`` for ``preds``; ``ref_labels`` are the data set's labels (None: none,
     ``ref_note`` says why) — CE scores them beside the labeler's labels of the reference text."""
     from cxrgen.metrics import bootstrap as bs
-    from cxrgen.metrics.nlg import bleu_from_totals_vec, compute_nlg
     from cxrgen.stages import score_ce
     groups = check_config(cfg)
-    out = Scored(preds)
-    nlg_groups = [g for g in groups if g != "ce"]
+    full = preds
+    preds, dropped = apply_convention(cfg, preds)
+    if ref_labels is not None and dropped:
+        keep_ids = set(preds.ids)
+        ref_labels = [lab for rid, lab in zip(full.ids, ref_labels) if rid in keep_ids]
+    out = Scored(preds, dropped=dropped)
     blocks: dict[str, np.ndarray] = {}
     per: dict[str, np.ndarray] = {}
+    nlg_groups = [g for g in groups if g != "ce"]
     if nlg_groups:
-        r = compute_nlg(preds.hyps, preds.refs, metrics=nlg_groups, tokenize=cfg.tokenize)
-        out.metrics.update(r.scores)
-        out.timings.update(r.timings)
-        if r.bleu is not None:
-            blocks["bleu"] = r.bleu
-            per["bleu_4"] = bleu_from_totals_vec(r.bleu)[:, 3]
-        if r.meteor is not None:
-            blocks["meteor"] = r.meteor
-        for k in ("rouge_l", "cider"):
-            if k in r.per_sample:
-                blocks[k] = r.per_sample[k][:, None]
-        per.update(r.per_sample)
+        _nlg(cfg, preds, nlg_groups, out, blocks, per)
     ce = None
     if "ce" in groups:
         t = time.perf_counter()
@@ -174,7 +234,7 @@ def compute(cfg: ScoreConfig, preds: Preds, ref_labels: Optional[list[dict]], re
     out.stats = bs.Stats(blocks, len(preds.ids))
     for i, rid in enumerate(preds.ids):
         row: dict[str, Any] = {"id": rid}
-        for k in ("bleu_4", "meteor", "rouge_l", "cider"):
+        for k in ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider"):
             if k in per:
                 row[k] = float(per[k][i])
         if ce is not None:
@@ -209,7 +269,8 @@ def java_version() -> Optional[str]:
     return _JAVA or None
 
 
-def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, compare: Optional[dict] = None) -> dict:
+def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, compare: Optional[dict] = None,
+                 truncation: Optional[dict] = None) -> dict:
     from cxrgen.metrics import bootstrap as bs
     from cxrgen.workspace.manifest import package_versions
     t = time.perf_counter()
@@ -226,11 +287,13 @@ def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, com
         "bootstrap": {k: {"mean": ci[k]["mean"], "stderr": ci[k]["stderr"]} for k in scored.metrics if k in ci},
         "ce": scored.ce,
         "counts": {"reports": n, "empty_predictions": sum(1 for h in scored.preds.hyps if not h.strip()),
-                   "empty_references": sum(1 for r in scored.preds.refs if not r.strip())},
+                   "empty_references": sum(1 for r in scored.preds.refs if not r.strip()),
+                   **({"dropped_by_convention": len(scored.dropped)} if cfg.convention != "coco" else {})},
         "settings": {
             "metrics": list(dict.fromkeys(cfg.metrics)), "tokenize": cfg.tokenize, "uncertain": cfg.uncertain,
             "bootstrap": cfg.bootstrap, "seed": cfg.seed, "reference_labels": reference_labels,
-            "labeler": labeler,
+            "labeler": labeler, "convention": cfg.convention,
+            "truncate_references": truncation or {"tokens": 0},
             "conventions": {
                 "bleu": "corpus BLEU, closest reference length (pycocoevalcap Bleu(4))",
                 "meteor": "corpus METEOR 1.5 (-l en -norm), jar EVAL over per-report SCORE statistics",
@@ -243,10 +306,14 @@ def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, com
             },
         },
         "reference_fingerprint": scored.preds.labelled_fingerprint(labeler),
+        **({"dropped_ids": scored.dropped} if scored.dropped else {}),
         "predictions": {"path": str(scored.preds.path.resolve()), "sha256": file_sha256(scored.preds.path)},
         "packages": {**package_versions(), **({"java": java_version()} if java_version() else {})},
         "timings": {k: round(v, 3) for k, v in scored.timings.items()},
     }
+    if cfg.convention == "llama-xr":
+        from cxrgen.metrics.paper_nlg import describe
+        doc["settings"]["conventions"].update(describe())
     if compare:
         doc["compare"] = compare
     return doc
@@ -254,7 +321,7 @@ def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, com
 
 def compare_with(cfg: ScoreConfig, a: Scored, other: Path, ref_labels: Optional[list[dict]]) -> dict:
     from cxrgen.metrics import bootstrap as bs
-    b_preds = load_preds(other)
+    b_preds, _ = truncate(cfg, load_preds(other), cfg.reference_tokenizer)
     if b_preds.fingerprint != a.preds.fingerprint:
         raise InputError(f"refusing to compare {a.preds.path} with {other}: their reference sets differ "
                          f"(fingerprints {a.preds.fingerprint[:12]} vs {b_preds.fingerprint[:12]}); "
@@ -298,11 +365,15 @@ def _write(folder: Path, doc: dict, per_sample: list[dict]) -> None:
 def score_file(cfg: ScoreConfig, preds_path: str | Path, *, out: Optional[str | Path] = None,
                records: Optional[str | Path] = None, compare: Optional[str | Path] = None) -> dict:
     check_config(cfg)
+    if compare and cfg.convention != "coco":
+        raise ConfigError("--compare needs --convention coco: the llama-xr convention drops reports by their "
+                          "prediction text, so two systems would be scored on different reports")
     preds = load_preds(preds_path)
+    preds, truncation = truncate(cfg, preds, cfg.reference_tokenizer)
     ref_labels, source = _reference_labels(cfg, preds, Path(records) if records else None)
     scored = compute(cfg, preds, ref_labels, source)
     cmp = compare_with(cfg, scored, Path(compare), ref_labels) if compare else None
-    doc = build_scores(cfg, scored, reference_labels=source, compare=cmp)
+    doc = build_scores(cfg, scored, reference_labels=source, compare=cmp, truncation=truncation)
     from cxrgen.stages.score_analysis import add_error_analysis
     add_error_analysis(doc, scored, Path(records) if records else None)
     if out:
@@ -330,6 +401,16 @@ def _find_prepare(ws, manifest, depth: int = 0) -> Optional[dict]:
             if found:
                 return found
     return None
+
+
+def run_tokenizer(ws, gen_manifest) -> str:
+    """"LLM|weights" of the training run behind a generate artifact (its tokenizer counts the tokens)."""
+    from cxrgen.workspace.manifest import read_manifest
+    for entry in gen_manifest.inputs:
+        if entry.get("kind") == "artifact" and entry.get("stage") == "train":
+            conf = read_manifest(ws.artifact_dir("train", *entry["key"])).config
+            return f"{conf.get('llm', '')}|{conf.get('weights', '') or ''}"
+    raise ConfigError("--truncate-references: the generate artifact names no training run; give --reference-tokenizer LLM")
 
 
 def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False, dry_run: bool = False,
@@ -363,9 +444,11 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
     if dry_run:
         log.info("dry run: %d predictions would be scored", len(preds.ids))
         return None
+    preds, truncation = truncate(cfg, preds, cfg.reference_tokenizer or (
+        run_tokenizer(ws, gen_manifest) if cfg.truncate_references else ""))
     ref_labels, source = _reference_labels(cfg, preds, rec_path)
     scored = compute(cfg, preds, ref_labels, source)
-    doc = build_scores(cfg, scored, reference_labels=source)
+    doc = build_scores(cfg, scored, reference_labels=source, truncation=truncation)
     add_error_analysis(doc, scored, err_records)
     with build:
         _write(build.work_dir, doc, scored.per_sample)

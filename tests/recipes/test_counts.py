@@ -120,10 +120,18 @@ def test_every_setting_states_its_exact_count(cli):
             continue
         assert _dry(cli, "--config", str(configs / s.config))["trainable_params"] == s.trainable_params, s.name
         seen += 1
-    assert seen == 12
+    assert seen == 13
     assert SETTINGS["finetune-qwen1.5-0.5b-mimic"].trainable_params == 463_987_712 + 88_227_840
 
 
 def test_qlora_base_model_counts_like_the_instruct_one(cli):
     d = _dry(cli, "--mode", "qlora", "--llm", "llama3.1-8b")
     assert d["trainable_params"] == 41_943_040 and d["total_params"] == LLAMA31_8B + 41_943_040
+
+
+def test_dual_vit_trains_the_whole_vit_b(cli):
+    """dual-vit (the paper's setting): ViT-B/16 without its classifier (85,798,656) trains with the encoders."""
+    d = _dry(cli, "--mode", "dual-vit", "--llm", "llama2-7b")
+    assert d["components"]["visual_encoder"] == {"params": 85_798_656, "trainable": 85_798_656}
+    assert d["trainable_params"] == 85_798_656 + 39_377_152 == 125_175_808
+    assert d["total_params"] == LLAMA2_7B + 125_175_808

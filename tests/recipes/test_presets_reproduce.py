@@ -56,6 +56,7 @@ def test_presets_hold_the_papers_hyperparameters():
     du = load("dual-iu.yaml")                          # dual §3.1
     assert (du.optim.lr, du.optim.weight_decay, du.optim.batch_size, du.optim.epochs) == (1e-4, 1e-6, 8, 5)
     assert (du.dual.temperature, du.dual.infonce_weight, du.llm) == (0.07, 0.5, "llama2-7b")
+    assert (du.mode, du.dual.target) == ("dual-vit", "hidden")          # trainable ImageNet ViT, LLM encoding
 
 
 def test_reproduce_list(cli):
@@ -131,6 +132,7 @@ def test_llama_xr_prepares_raw_reports_under_its_own_name(cli):
     assert cmds[0][-4:] == ["--clean", "none", "--name", "iu-raw"]
     assert cmds[1][:3] == ["embed", "--dataset", "iu-raw"]
     assert "dataset=iu-raw" in cmds[2]
+    assert cmds[4][-2:] == ["--convention", "llama-xr"]
 
 
 def test_every_setting_dry_runs_offline(cli, monkeypatch):
@@ -145,7 +147,7 @@ def test_every_setting_dry_runs_offline(cli, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", no_network)
     for name, s in SETTINGS.items():
         r = cli("reproduce", name, "--iu-reports", "r.tgz", "--iu-images", "img", "--mimic-root", "/m",
-                "--encoder-weights", "w.pt", "--dry-run", "--json")
+                "--annotation", "a.json", "--encoder-weights", "w.pt", "--dry-run", "--json")
         assert r.code == 0, (name, r.err)
         d = json.loads(r.out)
         assert d["differs"] == list(s.differs) and len(d["differs"]) >= 1
@@ -168,11 +170,20 @@ def test_reproduce_dry_run_plans_the_chain(cli, ws):
     assert d["commands"][2][-2:] == ["run=r2gengpt-shallow-iu", "weights=/w/llama2"]
     assert d["commands"][3][-5:] == ["beams=3", "repetition_penalty=2.0", "length_penalty=2.0",
                                      "min_new_tokens=40", "max_new_tokens=100"]
+    assert d["commands"][4][3:] == ["score", "--run", "r2gengpt-shallow-iu", "--split", "test",
+                                    "--truncate-references", "60"]          # released code: max_length
     assert [(x["metric"], x["paper"]) for x in d["rows"]][:4] == [("bleu_1", 0.466), ("bleu_2", 0.301),
                                                                    ("bleu_3", 0.211), ("bleu_4", 0.156)]
     # delta reads images on the fly: no embed step
-    r = cli("reproduce", "r2gengpt-delta-mimic", "--mimic-root", "/m", "--dry-run", "--json")
-    assert [c[3] for c in json.loads(r.out)["commands"]] == ["prepare", "train", "generate", "score"]
+    r = cli("reproduce", "r2gengpt-delta-mimic", "--annotation", "/r2/mimic_cxr/annotation.json", "--mimic-root", "/m",
+            "--dry-run", "--json")
+    cmds = json.loads(r.out)["commands"]
+    assert [c[3] for c in cmds] == ["prepare", "train", "generate", "score"]
+    # R2Gen's annotation entries (270,790 / 2,130 / 3,858, all views) with R2GenGPT's MIMIC cleaner
+    assert cmds[0][3:] == ["prepare", "mimic", "--annotation", "/r2/mimic_cxr/annotation.json", "--root", "/m",
+                           "--views", "all", "--clean", "r2gengpt", "--name", "mimic-r2gen"]
+    assert cmds[1][-2:] == ["run=r2gengpt-delta-mimic", "dataset=mimic-r2gen"]
+    assert cmds[3][-6:] == ["--truncate-references", "100", "--uncertain", "neg", "--reference-labels", "labeler"]
 
 
 def test_reproduce_names_missing_roots_and_unknown_settings(cli):
@@ -182,6 +193,8 @@ def test_reproduce_names_missing_roots_and_unknown_settings(cli):
     assert r.code == 2 and "--encoder-weights (the xrv-densenet121-res224-all weights file)" in r.err
     r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", "/m", "--dry-run")
     assert r.code == 2 and "--encoder-weights (the medclip-vit weights file)" in r.err
+    r = cli("reproduce", "r2gengpt-deep-mimic", "--mimic-root", "/m", "--dry-run")
+    assert r.code == 2 and "needs --annotation (R2Gen's mimic_cxr/annotation.json)" in r.err
     r = cli("reproduce", "r2gengpt-shalow-iu", "--dry-run")
     assert r.code == 2 and "did you mean 'r2gengpt-shallow-iu'" in r.err
 
@@ -242,6 +255,8 @@ def test_reproduce_runs_the_whole_chain_with_a_tiny_preset(tmp_path):
     assert rows["bleu_1"]["paper"] == 0.466
     scores = json.loads((ws / "score" / "r2gengpt-shallow-iu" / "test" / "scores.json").read_text())
     assert rows["bleu_4"]["ours"] == scores["metrics"]["bleu_4"]
+    tr = scores["settings"]["truncate_references"]      # R2GenGPT's max_length, counted by the run's tokenizer
+    assert (tr["tokens"], tr["tokenizer"]) == (60, "tiny-llama") and tr["truncated"] >= 0
     preds = (ws / "generate" / "r2gengpt-shallow-iu" / "test" / "preds.jsonl").read_text().splitlines()
     assert len(preds) > 0
 
@@ -256,3 +271,20 @@ def test_reproduce_manual_is_generated_from_papers():
     from cxrgen.papers import SETTINGS
     for s in SETTINGS.values():
         assert f"## {s.name}\n" in text and all(f"- {d}\n" in text for d in s.differs)
+
+
+def test_r2gengpt_mimic_prepare_command_runs_on_an_r2gen_copy(tmp_path, cli, ws):
+    """The prepare command reproduce plans for r2gengpt-*-mimic works on R2Gen's mimic_cxr layout: every
+    annotation entry, all views, R2GenGPT's MIMIC cleaner, under its own name."""
+    from tests.test_prepare_mimic import make_tree
+    from tests.test_prepare_r2gen import _mimic_tree
+    ann = _mimic_tree(tmp_path / "mimic_cxr")
+    jpg = make_tree(tmp_path / "mimic-cxr-jpg")
+    r = cli("reproduce", "r2gengpt-shallow-mimic", "--annotation", str(ann), "--mimic-root", str(jpg),
+            "--dry-run", "--json")
+    assert r.code == 0, r.err
+    prep = json.loads(r.out)["commands"][0][3:]
+    r = cli(*prep)
+    assert r.code == 0, r.err
+    stats = json.loads((ws / "prepare" / "mimic-r2gen" / "stats.json").read_text())
+    assert stats["clean"] == "r2gengpt-mimic" and stats["splits"] == {"test": 2, "train": 2, "val": 1}

@@ -25,4 +25,6 @@ def test_preset_parses(path):
     if cfg.mode in ("prefix", "finetune"):
         assert path.stem == f"{cfg.mode}-{cfg.llm}"
         assert "Table" in path.read_text()  # each preset cites the paper table it reproduces
-        assert (cfg.prefix_len, cfg.clip_len, cfg.mapper.layers, cfg.mapper.in_dim) == (10, 10, 8, 512)
+        # ClipCap's transformer-mapper recipe: prefix/clip 40, 8 layers, MedCLIP 512-d, no gradient clipping
+        assert (cfg.prefix_len, cfg.clip_len, cfg.mapper.layers, cfg.mapper.in_dim) == (40, 40, 8, 512)
+        assert cfg.optim.max_grad_norm == 0.0

@@ -41,10 +41,14 @@ class VitPreprocess:
     crop_pct: float = 0.9
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
+    squash: bool = False   # resize straight to size×size, no crop (the dual-encoder paper's §3.1 preprocessing)
 
     def __call__(self, img: np.ndarray) -> torch.Tensor:
         from PIL import Image
         im = to_pil8(img)
+        if self.squash:
+            grey = pil_to_unit(im.resize((self.size, self.size), Image.BICUBIC))
+            return torch.from_numpy(np.stack([(grey - m) / s for m, s in zip(self.mean, self.std)]).astype(np.float32))
         short = math.floor(self.size / self.crop_pct)
         w, h = im.size
         nw, nh = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
@@ -53,6 +57,10 @@ class VitPreprocess:
         return torch.from_numpy(x)
 
     def describe(self) -> dict:
+        if self.squash:
+            return {"steps": ["8-bit grey", f"resize to {self.size}x{self.size} bicubic (no crop)", "/255",
+                              "grey→RGB", "normalize"], "size": self.size, "mean": list(self.mean),
+                    "std": list(self.std)}
         return {"steps": ["8-bit grey", f"resize short side {math.floor(self.size / self.crop_pct)} bicubic",
                           f"center crop {self.size}", "/255", "grey→RGB", "normalize"],
                 "size": self.size, "crop_pct": self.crop_pct, "mean": list(self.mean), "std": list(self.std)}
