@@ -54,8 +54,11 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l beams
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l checkpoint
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l dry-run
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l encoder-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l images
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l images-dir
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l length-penalty
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l limit
@@ -67,6 +70,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l shuffle-features
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l split
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l study-by
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l field
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l id-field
@@ -76,6 +81,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from label' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a datasets
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a encoders
+complete -c cxrgen -n '__fish_seen_subcommand_from list' -a labelers
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a llms
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a modes
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -l help
@@ -83,6 +89,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcomm
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from datasets' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from encoders' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from encoders' -l json
+complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from labelers' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from labelers' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from llms' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from llms' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from modes' -l help

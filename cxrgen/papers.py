@@ -178,7 +178,8 @@ _XR_DIFFERS = (
     "METEOR of the llama-xr convention needs NLTK's WordNet data, which cxrgen never downloads (one-line error "
     "saying how to install it)",
     "views: frontal/lateral from the OpenI DICOM ViewPosition that torchxrayvision ships (blank for 2,586 of "
-    "7,470 images; those studies use the prepared image order, frontal first)",
+    "7,470 images, PA for both images of 1,001 studies; a labelled lateral in 683 of 3,337 studies); "
+    "otherwise the prepared image order decides, frontal first",
 )
 SETTINGS["llama-xr-iu"] = Setting(
     "llama-xr-iu", LLAMA_XR, "Table 3 (IU X-ray, LLaMA-XR (this study))", "llama-xr-iu.yaml", "iu", "qlora",

@@ -61,6 +61,8 @@ def test_list_registries(cli):
     assert names == ["prefix", "finetune", "shallow", "delta", "deep", "qlora", "dual", "dual-vit", "lm"]
     r = cli("list", "llmz")
     assert r.code == 2 and "No such command 'llmz'" in r.err
+    r = cli("list", "labelers", "--json")
+    assert [x["name"] for x in json.loads(r.out)] == ["rules", "chexbert"]
 
 
 def test_user_error_is_one_line_without_traceback(cli, tmp_path):

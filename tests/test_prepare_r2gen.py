@@ -52,8 +52,14 @@ def test_real_openi_views_come_from_the_dicom_metadata_frontal_first(tmp_path, c
     assert [(i["image_id"], i["view"]) for i in recs["CXR1"]["images"]] == [
         ("CXR1_1_IM-0001-3001", "PA"), ("CXR1_1_IM-0001-4001", "PA")]
     assert sum(stats["view_order"].values()) == len(recs) == 3337
-    assert stats["view_order"] == {"DICOM metadata": 2107, "XML order (no view known)": 1089,
-                                   "DICOM metadata (some views blank)": 141}
+    assert stats["view_order"] == {"DICOM metadata": 907, "XML order (no view known)": 1089,
+                                   "DICOM metadata (some views blank)": 141,
+                                   "XML order (DICOM metadata: every image frontal)": 1200}
+    # LLaMA-XR's frontal/lateral pair: the labelled lateral, else the study's other image
+    from cxrgen.data.records import Record
+    from cxrgen.models.recipes.qlora import pick_views
+    assert pick_views(Record.from_dict(recs["CXR1043"])) == ("CXR1043_IM-0035-0001-0002", "CXR1043_IM-0035-0001-0001")
+    assert pick_views(Record.from_dict(recs["CXR1"])) == ("CXR1_1_IM-0001-3001", "CXR1_1_IM-0001-4001")
     assert stats["clean"] == "r2gen-iu"
     for r in recs.values():  # a frontal image, when a study has one, always comes first
         views = [i["view"] for i in r["images"]]
@@ -316,3 +322,23 @@ def test_an_r2gen_shaped_annotation_of_all_real_reports_gives_r2gen_counts(tmp_p
     assert stats["splits"] == {"test": 590, "train": 2069, "val": 296}
     assert "annotation.json ids without a matching report" not in stats["notes"]
     assert stats["dropped"] == {"no findings": 530, "not in annotation.json": 382, "no image": 88}
+
+
+@pytest.mark.e2e
+def test_generate_refuses_zero_predictions(tmp_path, cli, ws):
+    """The same empty-result rule at the end of the chain: a split without records gives no preds.jsonl."""
+    import torch
+    torch.set_num_threads(1)
+    ann = _iu_tree(tmp_path / "iu_xray")
+    data = json.loads(ann.read_text())
+    data["train"] += [dict(e, split="train") for e in data.pop("val")]
+    data["val"] = []
+    ann.write_text(json.dumps(data))
+    assert cli("prepare", "iu", "--annotation", ann).code == 0
+    assert cli("embed", "--dataset", "iu", "--encoder", "tiny-swin-grid", "--workers", "0", "--device", "cpu").code == 0
+    r = cli("train", "--mode", "shallow", "--llm", "tiny-llama", "--encoder", "tiny-swin-grid", "--dataset", "iu",
+            "--run", "r", "optim.max_steps=1", "optim.batch_size=2", "max_len=16")
+    assert r.code == 0, r.err
+    r = cli("generate", "--run", "r", "--split", "val", "max_new_tokens=4")
+    assert r.code == 2 and "generate/r/val: 0 predictions to write" in r.err and "has no record in split 'val'" in r.err
+    assert not (ws / "generate" / "r" / "val").exists()

@@ -1,4 +1,4 @@
-"""`cxrgen list encoders|llms|modes|datasets`: the registries, with one-line descriptions."""
+"""`cxrgen list encoders|llms|modes|datasets|labelers`: the registries, with one-line descriptions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import typer
 
 from cxrgen.cli.common import console, emit_json
 
-app = typer.Typer(help="List registry entries (encoders, llms, modes, datasets).\n\nExample: cxrgen list llms",
+app = typer.Typer(help="List registry entries (encoders, llms, modes, datasets, labelers).\n\nExample: cxrgen list llms",
                   no_args_is_help=True)
 
 
@@ -52,3 +52,10 @@ def datasets(json_out: bool = JSON) -> None:
     """Data set readers for `cxrgen prepare`.  Example: cxrgen list datasets"""
     from cxrgen.models.catalog import DATASETS
     _show("datasets", DATASETS.describe(), json_out)
+
+
+@app.command("labelers")
+def labelers(json_out: bool = JSON) -> None:
+    """CheXpert-14 labelers for `cxrgen score --labeler` and `cxrgen label --labeler`.  Example: cxrgen list labelers"""
+    from cxrgen.metrics.labelers import LABELERS
+    _show("labelers", LABELERS.describe(), json_out)

@@ -218,7 +218,11 @@ class IUSource:
             rep.images = [(i, views.get(i) or views.get(_UID_PART.sub(r"\1_IM", i), ""), f"{i}.png")
                           for i in rep.image_ids]
             known = sum(bool(v) for _, v, _ in rep.images)
-            if known:  # the XML lists images in no fixed view order: frontal first from the DICOM metadata
+            frontal = sum(_is_frontal(v) for _, v, _ in rep.images)
+            if len(rep.images) > 1 and frontal == len(rep.images):
+                # ViewPosition says PA for every image of 1,001 two-image studies: no order to learn
+                rep.order = "XML order (DICOM metadata: every image frontal)"
+            elif known:  # the XML lists images in no fixed view order: frontal first from the DICOM metadata
                 rep.images = order_views(rep.images)
                 rep.order = "DICOM metadata" if known == len(rep.images) else "DICOM metadata (some views blank)"
         return out

@@ -36,7 +36,7 @@ WHAT_TO_DOWNLOAD = (
     "(huggingface.co/StanfordAIMI/RRG_scorers, or the link in github.com/stanfordmlgroup/CheXbert) and the "
     "bert-base-uncased tokenizer (`huggingface-cli download bert-base-uncased vocab.txt tokenizer_config.json "
     "config.json --local-dir bert-base-uncased`); pass them as --labeler-weights chexbert.pth --tokenizer "
-    "bert-base-uncased/")
+    "bert-base-uncased/ (or put both in one folder and pass --labeler-weights FOLDER)")
 
 
 def build_model(config):
@@ -94,8 +94,8 @@ def weight_file(weights: str) -> Path:
 def load_checkpoint(path: Path) -> tuple[object, dict]:
     """(model, keys report) from a chexbert.pth / .safetensors; strict: any missing or unexpected key is an error.
 
-    Older transformers saved ``bert.embeddings.position_ids`` as a buffer; it is the only key dropped when
-    the installed BertModel does not keep it (it is ``arange(512)``, not a weight).
+    ``bert.embeddings.position_ids`` (``arange(512)``, a buffer, not a weight) is the one key allowed on one
+    side only: transformers 2.x (CheXbert's) did not save it, 4.x saves it, 5.x does not keep it.
     """
     from cxrgen.models.encoders.base import load_into, load_state_dict
     state = load_state_dict(path)  # weights_only=True; unwraps model_state_dict and the module. prefix
@@ -105,7 +105,7 @@ def load_checkpoint(path: Path) -> tuple[object, dict]:
     dropped = [k for k in ("bert.embeddings.position_ids",) if k in state and k not in own]
     for k in dropped:
         state.pop(k)
-    load_into(model, state, str(path))
+    load_into(model, state, str(path), ignore=("bert.embeddings.position_ids",))
     model.eval()
     return model, {"loaded": len(state), "dropped_buffers": dropped}
 
@@ -119,11 +119,14 @@ class CheXbertLabeler:
 
     @classmethod
     def from_files(cls, weights: str, tokenizer: str, *, device: str = "auto", batch_size: int = 16) -> "CheXbertLabeler":
-        """Load ``weights`` (chexbert.pth, .safetensors, or a folder with one) and the tokenizer folder.
+        """Load ``weights`` (chexbert.pth, .safetensors, or a folder with one) and the tokenizer folder
+        (default: the weights folder, when it holds vocab.txt).
 
         Raises ConfigError (nothing given: says what to download and how to pass it; a path that does not
         exist) or CheckpointError (pickled code, not a CheXbert layout, missing/unexpected keys).
         """
+        if weights and not tokenizer and (Path(weights).expanduser() / "vocab.txt").is_file():
+            tokenizer = weights  # one folder holding chexbert.pth and the tokenizer files
         if not weights or not tokenizer:
             raise ConfigError(WHAT_TO_DOWNLOAD)
         import torch

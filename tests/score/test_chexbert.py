@@ -118,11 +118,16 @@ def test_label_with_chexbert_gives_every_class(twin, cli, tmp_path):
 
 
 def test_score_with_chexbert_end_to_end(twin, cli, tmp_path):
+    import shutil
     path, tok, _ = twin
+    folder = tmp_path / "chexbert"  # chexbert.pth and the tokenizer in one folder: --labeler-weights DIR is enough
+    folder.mkdir()
+    shutil.copy(path, folder / "chexbert.pth")
+    shutil.copy(tok / "vocab.txt", folder / "vocab.txt")
     preds = tmp_path / "p.jsonl"
     write_preds(preds, make_pairs(12, seed=3))
-    r = cli("score", preds, "--metrics", "bleu,ce", "--labeler", "chexbert", "--labeler-weights", path,
-            "--tokenizer", tok, "--bootstrap", "20", "--json")
+    r = cli("score", preds, "--metrics", "bleu,ce", "--labeler", "chexbert", "--labeler-weights", folder,
+            "--bootstrap", "20", "--json")
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     head = doc["ce"]["headline"]
@@ -142,6 +147,8 @@ def test_chexbert_without_weights_says_what_to_download(cli, tmp_path):
     r = cli("score", preds, "--metrics", "ce", "--labeler", "chexbert")
     assert r.code == 2 and r.err.count("\n") == 1
     assert "chexbert.pth" in r.err and "--labeler-weights chexbert.pth --tokenizer bert-base-uncased/" in r.err
+    r = cli("score", preds, "--metrics", "ce", "--labeler", "chexbert", "--labeler-weights", tmp_path)
+    assert r.code == 2 and "needs local files" in r.err  # a folder without vocab.txt and no --tokenizer
     r = cli("score", preds, "--metrics", "ce", "--labeler", "chexbert", "--labeler-weights", tmp_path / "nope.pth",
             "--tokenizer", tmp_path)
     assert r.code == 2 and "nope.pth: no such file or folder" in r.err
