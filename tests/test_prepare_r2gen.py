@@ -342,3 +342,29 @@ def test_generate_refuses_zero_predictions(tmp_path, cli, ws):
     r = cli("generate", "--run", "r", "--split", "val", "max_new_tokens=4")
     assert r.code == 2 and "generate/r/val: 0 predictions to write" in r.err and "has no record in split 'val'" in r.err
     assert not (ws / "generate" / "r" / "val").exists()
+
+
+def test_the_other_copys_annotation_names_the_right_command(tmp_path, cli, ws):
+    mimic = _mimic_tree(tmp_path / "mimic_cxr")
+    r = cli("prepare", "iu", "--annotation", mimic)
+    assert r.code == 2 and (f"{mimic}: entries carry study_id and subject_id: this is R2Gen's mimic_cxr annotation; "
+                            f"run `cxrgen prepare mimic --annotation {mimic}`") in r.err
+    iu = _iu_tree(tmp_path / "iu_xray")
+    r = cli("prepare", "mimic", "--annotation", iu)
+    assert r.code == 2 and "this looks like R2Gen's iu_xray annotation; run `cxrgen prepare iu --annotation" in r.err
+    assert not (ws / "prepare").exists() or not any((ws / "prepare").iterdir())
+
+
+def test_embed_warns_when_most_images_are_unreadable_and_strict_refuses(tmp_path, cli, ws, caplog):
+    ann = _iu_tree(tmp_path / "iu_xray")
+    assert cli("prepare", "iu", "--annotation", ann).code == 0
+    for p in sorted((tmp_path / "iu_xray/images").rglob("*.png"))[:4]:
+        p.write_bytes(b"not a png")
+    args = ("embed", "--dataset", "iu", "--encoder", "tiny-medclip-vit", "--workers", "0", "--device", "cpu",
+            "--on-error", "skip")
+    r = cli(*args, "--strict")
+    assert r.code == 2 and "embed/iu/tiny-medclip-vit: unreadable image dropped 4 of 7 images (57%)" in r.err, r.err
+    assert "(--strict)" in r.err and not (ws / "embed/iu/tiny-medclip-vit/features.h5").exists()
+    r = cli(*args)
+    assert r.code == 0 and "3 of 7 images, 4 skipped" in r.out
+    assert "embed/iu/tiny-medclip-vit: unreadable image dropped 4 of 7 images (57%)" in caplog.text

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cxrgen.errors import ConfigError
+from cxrgen.utils import faults
 from cxrgen.workspace.layout import FILES
 
 
@@ -178,6 +179,7 @@ class Trainer:
                     bar.advance(1)
                     end_of_epoch = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
                     self._after_step(epoch, end_of_epoch)
+                    faults.reached("train.step")
                     if end_of_epoch:
                         break
 

@@ -27,7 +27,7 @@ import numpy as np
 from cxrgen.config.schema import EmbedConfig
 from cxrgen.errors import InputError
 from cxrgen.models.runtime import resolve_device
-from cxrgen.utils import dist
+from cxrgen.utils import dist, faults
 from cxrgen.workspace.artifact import ArtifactBuild, upstream
 from cxrgen.workspace.layout import FILES, Workspace
 from cxrgen.workspace.manifest import Manifest, package_versions
@@ -242,6 +242,7 @@ def _embed_shards(cfg: EmbedConfig, enc, items: list[Item], work: Path, rank: in
             last = max(idx + [i for i, _ in bad])
             if last == current[1] - 1:
                 _flush(work, current, acc, enc, dtype, write_shard)
+                faults.reached("embed.shard")
                 del pending[current]
 
 

@@ -14,15 +14,17 @@ predictions go to generate/<run>/<split>-shuffled/ so they never replace the rea
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from cxrgen.config.schema import GenerateConfig
 from cxrgen.errors import ConfigError, InputError, MissingArtifactError
-from cxrgen.utils import dist
+from cxrgen.utils import dist, faults
 from cxrgen.workspace.layout import FILES, Workspace
 
+log = logging.getLogger(__name__)
 CHUNK_BATCHES = 16  # batches per length-sorting chunk (bounds memory for grid features)
 
 
@@ -219,6 +221,8 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
         if not rt.is_main:
             done = _read_done(work, repair=False)
         todo = [r for r in src.records if r.id not in done]
+        if done:
+            log.info("resuming: %d of %d predictions already written", len(src.records) - len(todo), len(src.records))
         out = work / (FILES["preds"] if rt.world == 1 else f"preds.rank-{rt.rank}.jsonl")
         _decode(src, [todo[i] for i in dist.shard(len(todo), rt.rank, rt.world)], cfg, rt, out, len(done))
         rt.barrier()
@@ -251,6 +255,7 @@ def _decode(src: Source, mine: list, cfg: GenerateConfig, rt: Any, out_path: Pat
                                        ensure_ascii=False) + "\n")
                 f.flush()
                 bar.advance(len(part) * rt.world)
+                faults.reached("generate.batch")
 
 
 def _commit(build: Any, src: Source, cfg: GenerateConfig, world: int) -> Any:

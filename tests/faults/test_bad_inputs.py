@@ -181,6 +181,38 @@ def _iu_r2gen_without_annotation(tmp, ws):
     return ["prepare", "iu", "--reports", str(tgz), "--split", "r2gen", "--name", "iu"]
 
 
+def _r2gen_iu(edit: Callable[[dict], None] | None = None, images: bool = True, args=()) -> Callable:
+    """R2Gen's iu_xray copy (annotation.json + images/<id>/0.png), edited into a bad one."""
+    def setup(tmp, ws):
+        root = tmp / "iu_xray"
+        (root / "images").mkdir(parents=True)
+        if images:
+            (root / "images" / "CXR1_1_IM-0001").mkdir()
+            (root / "images" / "CXR1_1_IM-0001" / "0.png").write_bytes(b"png")
+        ann = {"train": [{"id": "CXR1_1_IM-0001", "report": "No effusion.", "image_path": ["CXR1_1_IM-0001/0.png"],
+                          "split": "train"}], "val": [], "test": []}
+        if edit:
+            edit(ann)
+        (root / "annotation.json").write_text(json.dumps(ann))
+        return ["prepare", "iu", "--annotation", str(root / "annotation.json"), "--name", "iu", *args]
+    return setup
+
+
+def _two_splits(ann):
+    ann["test"].append(dict(ann["train"][0], split="test"))
+
+
+def _escaping(ann):
+    ann["train"][0]["image_path"] = ["../../../etc/passwd"]
+
+
+def _r2gen_folders_without_annotation(tmp, ws):
+    import torchxrayvision
+    tgz = Path(torchxrayvision.__file__).parent / "data" / "NLMCXR_reports.tgz"
+    _r2gen_iu()(tmp, ws)
+    return ["prepare", "iu", "--reports", str(tgz), "--images", str(tmp / "iu_xray" / "images"), "--name", "iu"]
+
+
 def _score(rows=None, raw=None, extra=()):
     def setup(tmp, ws):
         return ["score", str(_jsonl(tmp, "preds.jsonl", rows or [], raw)), "--metrics", "bleu,rouge_l",
@@ -266,6 +298,18 @@ CASES = [
          "error naming file and column"),
     Case("r2gen split without annotation.json", "prepare", _iu_r2gen_without_annotation, r"--annotation",
          "error asking for --annotation"),
+    Case("R2Gen annotation.json not in R2Gen's format", "prepare", _r2gen_iu(lambda a: a.update(train=[["CXR1"]])),
+         r"annotation\.json: train\[0\] has no 'id'; expected R2Gen's annotation\.json", "error naming the file and the format"),
+    Case("R2Gen image_path escaping the images folder", "prepare", _r2gen_iu(_escaping),
+         r"annotation\.json: train\[0\] \('CXR1_1_IM-0001'\): image_path '\.\./\.\./\.\./etc/passwd' escapes its root",
+         "error naming the file and the entry; nothing outside the folder is read"),
+    Case("R2Gen id in two splits", "prepare", _r2gen_iu(_two_splits),
+         r"id 'CXR1_1_IM-0001' is in both train and test", "error naming the id and both splits"),
+    Case("R2Gen copy with an empty images/", "prepare", _r2gen_iu(images=False),
+         r"prepare/iu: 0 of 1 studies kept: image file missing ×1", "error naming the top drop reason and the fix; nothing written"),
+    Case("R2Gen image folders without annotation.json", "prepare", _r2gen_folders_without_annotation,
+         r"image file missing ×\d+; .*holds R2Gen-style folders \(<id>/0\.png\): pass --annotation",
+         "error saying to pass the annotation"),
     Case("read-only workspace", "prepare", _read_only, r"cannot write \((the file system is read-only|permission denied)\)",
          "error; previous artifacts untouched"),
     # embed
