@@ -106,6 +106,16 @@ class OptimConfig:
 
 
 @dataclass(frozen=True)
+class SelectDecoding:
+    """How the val split is decoded for ``select=val:...`` (use the setting's test decoding)."""
+    beams: int = F(1, "beam width (R2GenGPT: 3)")
+    max_new_tokens: int = F(100, "maximum generated tokens")
+    min_new_tokens: int = F(0, "minimum generated tokens")
+    repetition_penalty: float = F(1.0, "repetition penalty (R2GenGPT: 2.0)")
+    length_penalty: float = F(1.0, "beam length penalty (R2GenGPT: 2.0)")
+
+
+@dataclass(frozen=True)
 class DualConfig:
     """The dual content/topic encoder recipe (``--mode dual``); see cxrgen/models/dual.py."""
     content_layers: int = F(2, "content encoder: transformer layers over the visual tokens")
@@ -145,6 +155,9 @@ class TrainConfig:
     optim: OptimConfig = F(default_factory=OptimConfig, help="optimizer and schedule")
     seed: int = F(42, "seed for init, shuffling and dropout")
     val_every: int = F(0, "validate every N steps (0: at the end of each epoch)")
+    select: str = F("", "checkpoint selection: '' (final only) or val:<metric>[+<metric>] — generate on the val "
+                        "split at each validation, keep the best mean in best/ (R2GenGPT: val:bleu_4+cider)")
+    select_decoding: SelectDecoding = F(default_factory=SelectDecoding, help="decoding of the val split for select")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = F("auto", "autocast dtype and a frozen LLM's weight dtype on GPU (auto: bf16 on GPU, fp32 on CPU)")
     grad_checkpointing: bool = F(False, "recompute activations to save memory", runtime=True)
     save_every: int = F(500, "checkpoint every N steps", runtime=True)
@@ -167,7 +180,7 @@ class TrainConfig:
 class GenerateConfig:
     run: str = F("", "training run to generate with (default: the only/latest run)")
     split: Literal["train", "val", "test"] = F("test", "split to generate for")
-    checkpoint: str = F("final", "checkpoint folder inside the run (final, step-000500, latest)")
+    checkpoint: str = F("final", "checkpoint folder inside the run (final, best — the select=val:... choice —, step-000500, latest)")
     beams: int = F(1, "beam width (1: greedy)", hi=64)
     max_new_tokens: int = F(100, "maximum generated tokens")
     min_new_tokens: int = F(0, "minimum generated tokens")

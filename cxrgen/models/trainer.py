@@ -89,10 +89,14 @@ class Trainer:
     """Optimises ``recipe``'s trainable parameters; writes checkpoints and metrics.jsonl under ``work``."""
 
     def __init__(self, cfg: Any, recipe: Any, rt: Any, work: Path, train_ds: Any, val_ds: Any, *,
-                 evaluators: list[Callable[["Trainer"], dict]] | None = None):
+                 evaluators: list[Callable[["Trainer"], dict]] | None = None, keeper: Any = None):
         import torch
         self.cfg, self.recipe, self.rt, self.work = cfg, recipe, rt, Path(work)
         self.train_ds, self.val_ds, self.evaluators = train_ds, val_ds, list(evaluators or [])
+        # keeper: a cxrgen.models.selection.BestKeeper (select=val:...): an evaluator that also keeps best/
+        self.keeper = keeper
+        if keeper is not None:
+            self.evaluators.append(keeper)
         if cfg.grad_checkpointing and hasattr(recipe.lm, "gradient_checkpointing_enable"):
             recipe.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.params = [p for p in recipe.parameters() if p.requires_grad]
@@ -159,6 +163,9 @@ class Trainer:
                 ck.set_rng_state(rngs[self.rt.rank])
         if self.rt.is_main:
             truncate_metrics(self.metrics_path, self.step)
+        if self.keeper is not None:
+            self.keeper.restore(self.work, self.rt.is_main)
+            self.rt.barrier()
         return self.step
 
     def fit(self) -> None:
@@ -221,6 +228,8 @@ class Trainer:
         self.last_eval = self.evaluate() if val_now else {}
         if step % cfg.log_every == 0 or self.last_eval or step == self.total_steps:
             self.log(epoch)
+        if self.keeper is not None and self.last_eval:
+            self.keeper.after_eval(self, self.last_eval)
         if step % cfg.save_every == 0 and step < self.total_steps:
             self.save_step()
 
@@ -310,8 +319,12 @@ class Trainer:
         outputs = [FILES["config"], FILES["metrics"]] + [f"final/{f}" for f in (ck.WEIGHTS, ck.ADAPTER, ck.CONFIG,
                                                                                  ck.STATE)]
         outputs += [f"final/{f}" for f in self.recipe.export(self.work / "final")]
+        if self.keeper is not None:
+            outputs += self.keeper.outputs(self.work)
         return {"outputs": outputs, "steps": self.step, "final_loss": self.last_loss,
-                "val_loss": self.last_eval.get("val_loss"), "eval": dict(self.last_eval)}
+                "val_loss": self.last_eval.get("val_loss"), "eval": dict(self.last_eval),
+                **({"best": {"step": self.keeper.best_step, "value": self.keeper.best_value,
+                             "rule": self.cfg.select}} if self.keeper is not None else {})}
 
 
 def append_jsonl(path: Path, row: dict) -> None:
