@@ -368,3 +368,13 @@ def test_embed_warns_when_most_images_are_unreadable_and_strict_refuses(tmp_path
     r = cli(*args)
     assert r.code == 0 and "3 of 7 images, 4 skipped" in r.out
     assert "embed/iu/tiny-medclip-vit: unreadable image dropped 4 of 7 images (57%)" in caplog.text
+
+
+def test_reproduce_takes_the_r2gen_iu_copy_alone(cli, ws):
+    r = cli("reproduce", "r2gengpt-shallow-iu", "--annotation", "/data/iu_xray/annotation.json",
+            "--encoder-weights", "w.pt", "--dry-run", "--json")
+    assert r.code == 0, r.err
+    cmds = json.loads(r.out)["commands"]
+    assert cmds[0][3:] == ["prepare", "iu", "--annotation", "/data/iu_xray/annotation.json", "--views", "all"]
+    r = cli("reproduce", "r2gengpt-shallow-iu", "--dry-run")
+    assert r.code == 2 and "or only --annotation (R2Gen's iu_xray/annotation.json with images/ beside it)" in r.err

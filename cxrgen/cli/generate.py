@@ -16,7 +16,7 @@ def generate(
                                                     show_default=False),
     run: Optional[str] = typer.Option(None, "--run", "--run-name", help="training run (default: the latest finished run; under torchrun write --run-name, since torchrun mistakes --run for its --run-path)"),
     split: Optional[str] = typer.Option(None, "--split", help="train, val or test (default: test)"),
-    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="final, latest or step-NNNNNN"),
+    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="final, best (train select=val:...), latest or step-NNNNNN"),
     beams: Optional[int] = typer.Option(None, "--beams", help="beam width (1: greedy)"),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="maximum generated tokens"),
     min_new_tokens: Optional[int] = typer.Option(None, "--min-new-tokens", help="minimum generated tokens"),
