@@ -16,6 +16,7 @@ complete -c cxrgen -n '__fish_use_subcommand' -l help
 complete -c cxrgen -n '__fish_use_subcommand' -l install-completion
 complete -c cxrgen -n '__fish_use_subcommand' -l show-completion
 complete -c cxrgen -n '__fish_use_subcommand' -l verbose
+complete -c cxrgen -n '__fish_use_subcommand' -l verify
 complete -c cxrgen -n '__fish_use_subcommand' -l version
 complete -c cxrgen -n '__fish_use_subcommand' -l workspace
 complete -c cxrgen -n '__fish_use_subcommand' -s v
@@ -34,6 +35,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from demo' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from demo' -l n
 complete -c cxrgen -n '__fish_seen_subcommand_from demo' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from demo' -s c
+complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l allow-random-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l batch-size
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l dataset
@@ -54,8 +56,11 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l beams
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l checkpoint
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l dry-run
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l encoder-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l images
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l images-dir
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l length-penalty
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l limit
@@ -67,6 +72,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l shuffle-features
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l split
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l study-by
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l field
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l id-field
@@ -187,6 +194,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l labeler
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l labeler-weights
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l max-report-chars
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l metrics
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l permutations
@@ -216,6 +224,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from train' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l llm
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l mode
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l resume
+complete -c cxrgen -n '__fish_seen_subcommand_from train' -l resume-from-other
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l seed

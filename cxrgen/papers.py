@@ -129,8 +129,8 @@ _R2_STATED = {"shallow": "4.2M trainable (Table 2)", "delta": "5.0M trainable (T
               "deep": "90.9M trainable (Table 2)"}
 _R2_MAXLEN = {"iu": 60, "mimic": 100}
 _R2_DIFFERS = (
-    "checkpoint: the final one is tested; the released code tests the checkpoint with the best "
-    "0.5·BLEU-4 + 0.5·CIDEr on validation (cxrgen train has no validation-metric selection yet)",
+    "validation references are scored whole during checkpoint selection; the released code cuts them to "
+    "max_length tokens there too (the test scores are cut, as released)",
 )
 _R2_IU_DIFFERS = (
     "split: R2Gen's annotation.json when --annotation is given (2,069 / 296 / 590), else a seeded 70/10/20 "
@@ -155,7 +155,8 @@ for _mode in ("shallow", "delta", "deep"):
             _prep = ("--views", "all", "--clean", "r2gengpt")
         _name = f"r2gengpt-{_mode}-{_ds}"
         SETTINGS[_name] = Setting(_name, R2GENGPT, _table, f"{_name}.yaml", _ds, _mode, "swin-base-grid",
-                                  cached_features=_mode == "shallow", decoding=_R2_DECODE[_ds], numbers=_nums,
+                                  cached_features=_mode == "shallow", numbers=_nums,
+                                  decoding={**_R2_DECODE[_ds], "checkpoint": "best"},   # best 0.5·B4 + 0.5·CIDEr
                                   trainable_params=_R2_PARAMS[_mode], paper_params=_R2_STATED[_mode],
                                   encoder_weights="microsoft/swin-base-patch4-window7-224", score=_score,
                                   differs=_R2_DIFFERS + (_R2_IU_DIFFERS if _ds == "iu" else _R2_MIMIC_DIFFERS),
@@ -177,7 +178,8 @@ _XR_DIFFERS = (
     "METEOR of the llama-xr convention needs NLTK's WordNet data, which cxrgen never downloads (one-line error "
     "saying how to install it)",
     "views: frontal/lateral from the OpenI DICOM ViewPosition that torchxrayvision ships (blank for 2,586 of "
-    "7,470 images; those studies use the prepared image order, frontal first)",
+    "7,470 images, PA for both images of 1,001 studies; a labelled lateral in 683 of 3,337 studies); "
+    "otherwise the prepared image order decides, frontal first",
 )
 SETTINGS["llama-xr-iu"] = Setting(
     "llama-xr-iu", LLAMA_XR, "Table 3 (IU X-ray, LLaMA-XR (this study))", "llama-xr-iu.yaml", "iu", "qlora",

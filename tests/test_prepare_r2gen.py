@@ -52,8 +52,14 @@ def test_real_openi_views_come_from_the_dicom_metadata_frontal_first(tmp_path, c
     assert [(i["image_id"], i["view"]) for i in recs["CXR1"]["images"]] == [
         ("CXR1_1_IM-0001-3001", "PA"), ("CXR1_1_IM-0001-4001", "PA")]
     assert sum(stats["view_order"].values()) == len(recs) == 3337
-    assert stats["view_order"] == {"DICOM metadata": 2107, "XML order (no view known)": 1089,
-                                   "DICOM metadata (some views blank)": 141}
+    assert stats["view_order"] == {"DICOM metadata": 907, "XML order (no view known)": 1089,
+                                   "DICOM metadata (some views blank)": 141,
+                                   "XML order (DICOM metadata: every image frontal)": 1200}
+    # LLaMA-XR's frontal/lateral pair: the labelled lateral, else the study's other image
+    from cxrgen.data.records import Record
+    from cxrgen.models.recipes.qlora import pick_views
+    assert pick_views(Record.from_dict(recs["CXR1043"])) == ("CXR1043_IM-0035-0001-0002", "CXR1043_IM-0035-0001-0001")
+    assert pick_views(Record.from_dict(recs["CXR1"])) == ("CXR1_1_IM-0001-3001", "CXR1_1_IM-0001-4001")
     assert stats["clean"] == "r2gen-iu"
     for r in recs.values():  # a frontal image, when a study has one, always comes first
         views = [i["view"] for i in r["images"]]
@@ -316,3 +322,59 @@ def test_an_r2gen_shaped_annotation_of_all_real_reports_gives_r2gen_counts(tmp_p
     assert stats["splits"] == {"test": 590, "train": 2069, "val": 296}
     assert "annotation.json ids without a matching report" not in stats["notes"]
     assert stats["dropped"] == {"no findings": 530, "not in annotation.json": 382, "no image": 88}
+
+
+@pytest.mark.e2e
+def test_generate_refuses_zero_predictions(tmp_path, cli, ws):
+    """The same empty-result rule at the end of the chain: a split without records gives no preds.jsonl."""
+    import torch
+    torch.set_num_threads(1)
+    ann = _iu_tree(tmp_path / "iu_xray")
+    data = json.loads(ann.read_text())
+    data["train"] += [dict(e, split="train") for e in data.pop("val")]
+    data["val"] = []
+    ann.write_text(json.dumps(data))
+    assert cli("prepare", "iu", "--annotation", ann).code == 0
+    assert cli("embed", "--dataset", "iu", "--encoder", "tiny-swin-grid", "--workers", "0", "--device", "cpu").code == 0
+    r = cli("train", "--mode", "shallow", "--llm", "tiny-llama", "--encoder", "tiny-swin-grid", "--dataset", "iu",
+            "--run", "r", "optim.max_steps=1", "optim.batch_size=2", "max_len=16")
+    assert r.code == 0, r.err
+    r = cli("generate", "--run", "r", "--split", "val", "max_new_tokens=4")
+    assert r.code == 2 and "generate/r/val: 0 predictions to write" in r.err and "has no record in split 'val'" in r.err
+    assert not (ws / "generate" / "r" / "val").exists()
+
+
+def test_the_other_copys_annotation_names_the_right_command(tmp_path, cli, ws):
+    mimic = _mimic_tree(tmp_path / "mimic_cxr")
+    r = cli("prepare", "iu", "--annotation", mimic)
+    assert r.code == 2 and (f"{mimic}: entries carry study_id and subject_id: this is R2Gen's mimic_cxr annotation; "
+                            f"run `cxrgen prepare mimic --annotation {mimic}`") in r.err
+    iu = _iu_tree(tmp_path / "iu_xray")
+    r = cli("prepare", "mimic", "--annotation", iu)
+    assert r.code == 2 and "this looks like R2Gen's iu_xray annotation; run `cxrgen prepare iu --annotation" in r.err
+    assert not (ws / "prepare").exists() or not any((ws / "prepare").iterdir())
+
+
+def test_embed_warns_when_most_images_are_unreadable_and_strict_refuses(tmp_path, cli, ws, caplog):
+    ann = _iu_tree(tmp_path / "iu_xray")
+    assert cli("prepare", "iu", "--annotation", ann).code == 0
+    for p in sorted((tmp_path / "iu_xray/images").rglob("*.png"))[:4]:
+        p.write_bytes(b"not a png")
+    args = ("embed", "--dataset", "iu", "--encoder", "tiny-medclip-vit", "--workers", "0", "--device", "cpu",
+            "--on-error", "skip")
+    r = cli(*args, "--strict")
+    assert r.code == 2 and "embed/iu/tiny-medclip-vit: unreadable image dropped 4 of 7 images (57%)" in r.err, r.err
+    assert "(--strict)" in r.err and not (ws / "embed/iu/tiny-medclip-vit/features.h5").exists()
+    r = cli(*args)
+    assert r.code == 0 and "3 of 7 images, 4 skipped" in r.out
+    assert "embed/iu/tiny-medclip-vit: unreadable image dropped 4 of 7 images (57%)" in caplog.text
+
+
+def test_reproduce_takes_the_r2gen_iu_copy_alone(cli, ws):
+    r = cli("reproduce", "r2gengpt-shallow-iu", "--annotation", "/data/iu_xray/annotation.json",
+            "--encoder-weights", "w.pt", "--dry-run", "--json")
+    assert r.code == 0, r.err
+    cmds = json.loads(r.out)["commands"]
+    assert cmds[0][3:] == ["prepare", "iu", "--annotation", "/data/iu_xray/annotation.json", "--views", "all"]
+    r = cli("reproduce", "r2gengpt-shallow-iu", "--dry-run")
+    assert r.code == 2 and "or only --annotation (R2Gen's iu_xray/annotation.json with images/ beside it)" in r.err

@@ -16,7 +16,7 @@ def generate(
                                                     show_default=False),
     run: Optional[str] = typer.Option(None, "--run", "--run-name", help="training run (default: the latest finished run; under torchrun write --run-name, since torchrun mistakes --run for its --run-path)"),
     split: Optional[str] = typer.Option(None, "--split", help="train, val or test (default: test)"),
-    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="final, latest or step-NNNNNN"),
+    checkpoint: Optional[str] = typer.Option(None, "--checkpoint", help="final, best (train select=val:...), latest or step-NNNNNN"),
     beams: Optional[int] = typer.Option(None, "--beams", help="beam width (1: greedy)"),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", help="maximum generated tokens"),
     min_new_tokens: Optional[int] = typer.Option(None, "--min-new-tokens", help="minimum generated tokens"),
@@ -30,6 +30,14 @@ def generate(
     dry_run: bool = typer.Option(False, "--dry-run", help="print what would be generated"),
     json_out: bool = typer.Option(False, "--json", help="with --dry-run: one JSON object"),
     force: bool = typer.Option(False, "--force", help="regenerate even if up to date"),
+    images: Optional[List[str]] = typer.Option(None, "--images", help="new image files (DICOM/PNG/JPEG) never prepared: "
+                                               "a report per study, printed (--images a.dcm b.jpg …)"),
+    images_dir: Optional[Path] = typer.Option(None, "--images-dir", help="every image file under this folder, as with --images"),
+    views: Optional[str] = typer.Option(None, "--views", help="with --images: views by position in a study when a file has "
+                                        "no DICOM ViewPosition (default frontal,lateral)"),
+    study_by: Optional[str] = typer.Option(None, "--study-by", help="with --images: folder (one study per folder, default) | file"),
+    encoder_weights: Optional[str] = typer.Option(None, "--encoder-weights", help="with --images: encoder weights "
+                                                  "(default: those recorded in the run's embed manifest)"),
 ) -> None:
     """Generate reports for a split: batched greedy/beam search with the KV cache; resumable.
 
@@ -38,12 +46,21 @@ def generate(
     Example: cxrgen generate --run prefix-gpt2-mimic --split test --beams 3
 
     Example: cxrgen generate --shuffle-features   (control: mismatched image features)
+
+    Example: cxrgen generate --run prefix-gpt2-mimic --images a.dcm b.jpg --study-by file --json
     """
     from cxrgen.config.schema import GenerateConfig
+    if images or images_dir:  # new images: files after --images arrive among the positional arguments
+        files = list(images or []) + [o for o in overrides or [] if "=" not in o]
+        overrides = [o for o in overrides or [] if "=" in o]
     cfg = build_config(GenerateConfig, config, overrides, run=run, split=split, checkpoint=checkpoint, beams=beams,
                        max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
                        repetition_penalty=repetition_penalty, length_penalty=length_penalty,
                        shuffle_features=shuffle_features, limit=limit, batch_size=batch_size)
+    if images or images_dir:
+        from cxrgen.cli.common import csv_list
+        return _new_images(ctx, cfg, files, images_dir, csv_list(views) or ("frontal", "lateral"),
+                           study_by or "folder", encoder_weights or "", json_out)
     from cxrgen.stages import generate as stage
     from cxrgen.utils import dist
     echo = (lambda s: console().print(s)) if dist.is_main() else None
@@ -54,3 +71,19 @@ def generate(
         else:
             console().print(f"would generate {res['records']} reports for {res['run']}/{res['split']} "
                             f"with {res['checkpoint']} ({res['decoding']})")
+
+
+def _new_images(ctx: typer.Context, cfg, files: list[str], images_dir: Optional[Path], views: tuple, study_by: str,
+                encoder_weights: str, json_out: bool) -> None:
+    """Reports for images never prepared (cxrgen.stages.generate_images); stdout only, nothing written."""
+    import json
+
+    from cxrgen.stages import generate_images as stage
+    rows = stage.run(cfg, ws=workspace(ctx), images=files, images_dir=str(images_dir) if images_dir else None,
+                     views=views, study_by=study_by, encoder_weights=encoder_weights)
+    for r in rows:
+        if json_out:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+        else:
+            skipped = f"  (left out: {', '.join(r['left_out'])})" if r["left_out"] else ""
+            typer.echo(f"{r['id']} [{', '.join(r['views'])}]{skipped}\n  {r['prediction']}")

@@ -15,6 +15,8 @@ app = typer.Typer(
          "file, with an unreadable report (not UTF-8, malformed XML), without the chosen section, without "
          "an image of the kept views, not in the split file / annotation.json. on_error=fail turns a "
          "missing or unreadable report into an error.\n\n"
+         "A result with 0 records is an error naming the top drop reason and its fix; one reason dropping more "
+         "than half of the studies is a warning (--strict: an error).\n\n"
          "Errors (one line naming file and line; nothing is written, a previous artifact stays): missing "
          "CSV columns, wrong field counts, non-UTF-8 CSV text, unreadable zip/tgz, duplicate ids, "
          "unknown split or label values, image paths escaping the data set root.\n\n"

@@ -67,8 +67,14 @@ def read_annotation(path: Path, need: tuple[str, ...] = ()) -> list[AnnEntry]:
             if not isinstance(report, str):
                 raise InputError(f"{path}: {split}[{k}] ({id_!r}) report is not text; {ANN_FIX}")
             missing = [key for key in need if key not in item]
+            if missing and not out and "study_id" in need:  # the first entry: probably the other copy
+                raise InputError(f"{path}: {split}[{k}] ({id_!r}) has no 'study_id': this looks like R2Gen's iu_xray "
+                                 f"annotation; run `cxrgen prepare iu --annotation {path}`")
             if missing:
                 raise InputError(f"{path}: {split}[{k}] ({id_!r}) has no {missing[0]!r}; {ANN_FIX}")
+            if not need and not out and "study_id" in item and "subject_id" in item:
+                raise InputError(f"{path}: entries carry study_id and subject_id: this is R2Gen's mimic_cxr "
+                                 f"annotation; run `cxrgen prepare mimic --annotation {path}`")
             out.append(AnnEntry(id_, split, report, list(paths), {key: str(item[key]) for key in need}))
     if not out:
         raise InputError(f"{path}: no entries in 'train', 'val' or 'test'; {ANN_FIX}")

@@ -8,8 +8,13 @@ Layout of ``features.h5``::
     attrs:      encoder, weights_sha256, preprocessing (JSON), dtype, dim, tokens, score_labels (JSON),
                 cxrgen_version
 
-The reader opens the file lazily in each process (h5py handles must not cross fork) and reads
-only the rows asked for, so memory does not grow with the size of the cache.
+Reading. A pooled cache (N×D) that fits in ``RAM_LIMIT_BYTES`` (2 GiB; MIMIC-CXR AP/PA at 512-d fp16
+is ~250 MB) is read into memory once, when the store is opened (before DataLoader workers fork, so
+they share it copy-on-write): a random row then costs a memory copy instead of decompressing a gzip
+chunk. Grid caches (N×T×D, ~100 KB per image for Swin-B 49×1024 fp16) and pooled caches too large for
+RAM are read row by row from HDF5; the writer sizes chunks for that random access (``CHUNK_BYTES``, a
+grid row is one chunk). The HDF5 handle is opened lazily in each process (h5py handles must not cross
+fork). ``benchmarks/features.py`` measures random-row reads before and after.
 """
 
 from __future__ import annotations
@@ -23,8 +28,14 @@ import numpy as np
 from cxrgen.errors import InputError, MissingArtifactError
 
 
+RAM_LIMIT_BYTES = 2 << 30   # pooled caches up to this size are held in memory
+
+
 class FeatureStore:
-    def __init__(self, path: str | Path):
+    """Rows of a features.h5 by image id. ``in_memory``: None (auto: pooled caches that fit
+    ``RAM_LIMIT_BYTES``), True (always) or False (always read from HDF5)."""
+
+    def __init__(self, path: str | Path, *, in_memory: bool | None = None):
         self.path = Path(path)
         if not self.path.is_file():
             raise MissingArtifactError(f"{self.path}: feature cache not found; run `cxrgen embed` first")
@@ -44,6 +55,16 @@ class FeatureStore:
         self.index = {i: n for n, i in enumerate(self.ids)}
         if len(self.index) != len(self.ids):
             raise InputError(f"{self.path}: duplicate image ids in the cache; re-run `cxrgen embed --force`")
+        nbytes = int(np.prod(self.shape)) * np.dtype(self.dtype).itemsize
+        if in_memory is None:
+            in_memory = self.tokens == 0 and nbytes <= RAM_LIMIT_BYTES
+        self._mem: dict[str, np.ndarray] = {}
+        if in_memory:
+            self._mem = {name: h5[name][:] for name in ("features", "scores") if name in h5}
+
+    @property
+    def in_memory(self) -> bool:
+        return bool(self._mem)
 
     def _file(self):
         import os
@@ -87,11 +108,17 @@ class FeatureStore:
 
     def _read(self, name: str, image_ids: Sequence[str]) -> np.ndarray:
         rows = self.rows(image_ids)
-        ds = self._file()[name]
+        if name in self._mem:
+            return self._mem[name][rows].astype(np.float32)
         order = np.argsort(rows, kind="stable")
         sorted_rows = np.asarray(rows)[order]
         uniq, inverse = np.unique(sorted_rows, return_inverse=True)
-        data = ds[uniq.tolist()] if len(uniq) else np.zeros((0,) + ds.shape[1:], ds.dtype)
+        try:  # a corrupted chunk surfaces only here, as an h5py OSError without a file name
+            ds = self._file()[name]
+            data = ds[uniq.tolist()] if len(uniq) else np.zeros((0,) + ds.shape[1:], ds.dtype)
+        except (OSError, KeyError) as e:
+            raise InputError(f"{self.path}: unreadable {name} ({str(e).splitlines()[0][:120]}); "
+                             "re-run `cxrgen embed --force`") from None
         out = np.empty((len(rows),) + ds.shape[1:], dtype=np.float32)
         out[order] = data[inverse]
         return out
@@ -116,7 +143,7 @@ class FeatureStore:
 
 
 # --- writing (embed) ---------------------------------------------------------------------------
-CHUNK_BYTES = 1 << 20   # ~1 MiB of rows per HDF5 chunk
+CHUNK_BYTES = 64 << 10   # ≤ 64 KiB of rows per HDF5 chunk: a random row decompresses little (a grid row is one chunk)
 COMPRESSION = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
 
 

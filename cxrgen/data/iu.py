@@ -218,7 +218,11 @@ class IUSource:
             rep.images = [(i, views.get(i) or views.get(_UID_PART.sub(r"\1_IM", i), ""), f"{i}.png")
                           for i in rep.image_ids]
             known = sum(bool(v) for _, v, _ in rep.images)
-            if known:  # the XML lists images in no fixed view order: frontal first from the DICOM metadata
+            frontal = sum(_is_frontal(v) for _, v, _ in rep.images)
+            if len(rep.images) > 1 and frontal == len(rep.images):
+                # ViewPosition says PA for every image of 1,001 two-image studies: no order to learn
+                rep.order = "XML order (DICOM metadata: every image frontal)"
+            elif known:  # the XML lists images in no fixed view order: frontal first from the DICOM metadata
                 rep.images = order_views(rep.images)
                 rep.order = "DICOM metadata" if known == len(rep.images) else "DICOM metadata (some views blank)"
         return out
@@ -328,7 +332,8 @@ class IUSource:
             if use_paths:
                 rep.images = [(_r2gen_image_id(p), "", p) for p in hit.image_path]
                 rep.order, rep.exact = "annotation image_path order", True
-        unmatched = [e.id for e in self.annotation_entries() if e.id not in {h.id for h in hits.values()}]
+        used = {h.id for h in hits.values()}
+        unmatched = [e.id for e in self.annotation_entries() if e.id not in used]
         if unmatched:
             stats.note("annotation.json ids without a matching report", len(unmatched))
             stats.info["unmatched_annotation_ids"] = unmatched[:3]
@@ -405,7 +410,7 @@ class IUSource:
 
     def hints(self) -> dict[str, str]:
         """Likely fixes per drop reason, for the empty/lopsided-result messages."""
-        out = {NO_IMAGE: "pass --images (the PNG folder)"}
+        out = {NO_IMAGE: "these reports list no image (XML parentImage, annotation image_path): check the input"}
         if self.r2gen_layout() and self.cfg.split != "r2gen":
             out[IMAGE_MISSING] = (f"{self.images} holds R2Gen-style folders (<id>/0.png): pass --annotation "
                                   "annotation.json so its image_path entries are used")

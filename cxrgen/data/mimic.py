@@ -57,6 +57,24 @@ def _table(root: Path, kind: str, required: bool = True) -> Path | None:
     return None
 
 
+def _earlier_studies(studies: dict, dates: dict[str, str]) -> dict[str, int]:
+    """Study → how many studies of the same patient the metadata dates earlier (none dated: left out)."""
+    by_subject: dict[str, list[str]] = {}
+    for study, (subject, _) in studies.items():
+        if study in dates:
+            by_subject.setdefault(subject, []).append(dates[study])
+    return {study: sum(d < dates[study] for d in by_subject[subject])
+            for study, (subject, _) in studies.items() if study in dates}
+
+
+def _time(value: str) -> str:
+    """StudyTime (HHMMSS.ffffff, often without leading zeros in MIMIC) as fixed-width sortable text."""
+    try:
+        return f"{float(value or 0):013.6f}"
+    except ValueError:
+        return value.strip()
+
+
 def _digits(value: str, what: str, path: Path, line: int) -> str:
     if value.isdigit():
         return value
@@ -204,6 +222,7 @@ class MimicSource:
     # ------------------------------------------------------------------------------------
     def _studies(self) -> dict[str, tuple[str, list[_Image]]]:
         studies: dict[str, tuple[str, list[_Image]]] = {}
+        self.study_dates: dict[str, str] = {}
         seen: dict[str, int] = {}
         meta = self.meta
         table = csvio.Table(meta, ("dicom_id", "subject_id", "study_id", "ViewPosition"))
@@ -213,6 +232,7 @@ class MimicSource:
                 c = table.col
                 i_dicom, i_subject, i_study, i_view = c["dicom_id"], c["subject_id"], c["study_id"], c["ViewPosition"]
                 i_path = c.get("path")
+                i_date, i_time = c.get("StudyDate"), c.get("StudyTime")  # optional: orders a patient's studies
             dicom = row[i_dicom].strip()
             if not match(dicom):
                 raise InputError(f"{meta} line {line}: dicom_id {dicom!r} is not a valid file name")
@@ -235,6 +255,11 @@ class MimicSource:
             elif entry[0] != subject:
                 raise InputError(f"{meta} line {line}: study {study} belongs to subjects {entry[0]} and {subject}")
             entry[1].append(_Image(dicom, row[i_view].strip().upper(), rel))
+            if i_date is not None and row[i_date].strip():
+                # YYYYMMDD + zero-padded HHMMSS.f: sorts as text (score's prior-reference analysis needs the order)
+                when = row[i_date].strip() + (_time(row[i_time]) if i_time is not None else "")
+                self.study_dates[study] = min(self.study_dates.get(study, when), when)
+        self.earlier = _earlier_studies(studies, self.study_dates)
         return studies
 
     def _splits(self) -> dict[str, str]:
@@ -311,6 +336,9 @@ class MimicSource:
             if chexpert is not None and not labels:
                 stats.note("studies without CheXpert labels")
             extra: dict = {}
+            if study in self.study_dates:  # every study of the patient in the metadata, kept or not, counts
+                extra["study_date"] = self.study_dates[study]
+                extra["earlier_studies"] = self.earlier.get(study, 0)
             if negbio and study in negbio:
                 extra["negbio"] = dict(zip(CHEXPERT14, negbio[study]))
             if not (sec.findings or sec.impression):

@@ -2,9 +2,11 @@
 
 * **Hallucinated priors**: the share of generated reports that refer to a previous examination
   (:mod:`cxrgen.metrics.priors`) for studies that have none. Which studies have a prior comes from the
-  prepared records (:func:`study_has_prior`): IU X-ray studies never have one (one study per patient
-  in OpenI); otherwise a patient's first study by ``extra.study_date`` (MIMIC's StudyDate/StudyTime)
-  has none, later ones have one; a patient with a single study in the records has none; without
+  prepared records (:func:`study_has_prior`): MIMIC records carry ``extra.earlier_studies``, the
+  patient's studies that the metadata (StudyDate/StudyTime) dates earlier, counted by ``prepare`` over
+  every study of the metadata including those it dropped; IU X-ray studies never have one (one study
+  per patient in OpenI); otherwise a patient's first study by ``extra.study_date`` has none, later
+  ones have one; a patient with a single study in the records has none; without
   dates the status is unknown and the study is left out of the rate (counted as ``unknown``).
 * **Copying**: the share of generated reports identical (whitespace collapsed) to some training
   report; the number of distinct generated reports (collapse: one report for every image); and for
@@ -43,7 +45,9 @@ def study_has_prior(records: Iterable[dict]) -> dict[str, Optional[bool]]:
         extra = r.get("extra") or {}
         mine = studies[str(r["patient_id"])]
         sid = str(extra.get("study_id", r["id"]))
-        if (r.get("source") or {}).get("dataset") == "iu" or len(mine) == 1:
+        if isinstance(extra.get("earlier_studies"), int):  # MIMIC: counted over the whole metadata by prepare
+            out[r["id"]] = extra["earlier_studies"] > 0
+        elif (r.get("source") or {}).get("dataset") == "iu" or len(mine) == 1:
             out[r["id"]] = False
         elif all(d for d in mine.values()):
             out[r["id"]] = any(d < mine[sid] for d in mine.values())  # ISO-like dates sort as text

@@ -73,7 +73,7 @@ MODES.register("qlora", Entry(f"{_R}.qlora:QloraRecipe", {}),
                "LLaMA-XR: xrv pathology scores as text, 4-bit NF4 LLM + LoRA r16 (41,943,040 params)")
 MODES.register("dual", Entry(f"{_R}.dual:DualRecipe", {}),
                "dual content/topic encoders → projector, LLM frozen; 0.5·LM + 0.5·InfoNCE (τ 0.07)")
-MODES.register("dual-vit", Entry(f"{_R}.dual:DualVitRecipe", {"encoder": "vit-base"}),
+MODES.register("dual-vit", Entry(f"{_R}.dual:DualVitRecipe", {}),
                "dual with the paper's trainable ImageNet ViT run on the fly (224×224, no crop); only the LLM frozen")
 MODES.register("lm", Entry(f"{_R}.lm:LanguageModelRecipe", {}),
                "the LLM alone on report text (tiny twins' stand-in for pretraining; exports final/hf)")

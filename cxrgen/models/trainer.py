@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cxrgen.errors import ConfigError
+from cxrgen.utils import faults
 from cxrgen.workspace.layout import FILES
 
 
@@ -88,10 +89,14 @@ class Trainer:
     """Optimises ``recipe``'s trainable parameters; writes checkpoints and metrics.jsonl under ``work``."""
 
     def __init__(self, cfg: Any, recipe: Any, rt: Any, work: Path, train_ds: Any, val_ds: Any, *,
-                 evaluators: list[Callable[["Trainer"], dict]] | None = None):
+                 evaluators: list[Callable[["Trainer"], dict]] | None = None, keeper: Any = None):
         import torch
         self.cfg, self.recipe, self.rt, self.work = cfg, recipe, rt, Path(work)
         self.train_ds, self.val_ds, self.evaluators = train_ds, val_ds, list(evaluators or [])
+        # keeper: a cxrgen.models.selection.BestKeeper (select=val:...): an evaluator that also keeps best/
+        self.keeper = keeper
+        if keeper is not None:
+            self.evaluators.append(keeper)
         if cfg.grad_checkpointing and hasattr(recipe.lm, "gradient_checkpointing_enable"):
             recipe.lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.params = [p for p in recipe.parameters() if p.requires_grad]
@@ -112,6 +117,8 @@ class Trainer:
         # on-device counters, read every log_every steps: [loss of the last step, tokens since the last row]
         self._loss = torch.zeros((), dtype=torch.float64, device=rt.device)
         self._tokens = torch.zeros((), dtype=torch.float64, device=rt.device)
+        # first optimizer step (1-based) whose loss was not finite, 0: none; kept on the device (no sync per step)
+        self._first_bad = torch.zeros((), dtype=torch.int64, device=rt.device)
         self._t0 = time.perf_counter()
 
     @property
@@ -156,6 +163,9 @@ class Trainer:
                 ck.set_rng_state(rngs[self.rt.rank])
         if self.rt.is_main:
             truncate_metrics(self.metrics_path, self.step)
+        if self.keeper is not None:
+            self.keeper.restore(self.work, self.rt.is_main)
+            self.rt.barrier()
         return self.step
 
     def fit(self) -> None:
@@ -171,6 +181,7 @@ class Trainer:
                     bar.advance(1)
                     end_of_epoch = self.step % self.steps_per_epoch == 0 or self.step == self.total_steps
                     self._after_step(epoch, end_of_epoch)
+                    faults.reached("train.step")
                     if end_of_epoch:
                         break
 
@@ -199,14 +210,26 @@ class Trainer:
         self.sched.step()
         self.opt.zero_grad(set_to_none=True)
         self._loss = loss_sum
+        self._first_bad = torch.where((self._first_bad == 0) & ~torch.isfinite(loss_sum), self.step + 1,
+                                      self._first_bad)
         self.step += 1
 
     def _after_step(self, epoch: int, end_of_epoch: bool) -> None:
         cfg, step = self.cfg, self.step
+        if step % cfg.log_every == 0 or step % cfg.save_every == 0 or step == self.total_steps or end_of_epoch:
+            # before anything is logged or saved: weights after a non-finite loss are never checkpointed
+            import torch
+
+            from cxrgen.models.checkpoint import require_finite_loss
+            bad = self._first_bad.double()  # every rank stops together: [ranks that diverged, sum of their steps]
+            n, steps = self.rt.all_reduce_sum(torch.stack([(bad > 0).double(), bad])).tolist()
+            require_finite_loss(round(steps / n) if n else 0, cfg.run, self.ckroot)
         val_now = (cfg.val_every and step % cfg.val_every == 0) or (not cfg.val_every and end_of_epoch)
         self.last_eval = self.evaluate() if val_now else {}
         if step % cfg.log_every == 0 or self.last_eval or step == self.total_steps:
             self.log(epoch)
+        if self.keeper is not None and self.last_eval:
+            self.keeper.after_eval(self, self.last_eval)
         if step % cfg.save_every == 0 and step < self.total_steps:
             self.save_step()
 
@@ -296,8 +319,12 @@ class Trainer:
         outputs = [FILES["config"], FILES["metrics"]] + [f"final/{f}" for f in (ck.WEIGHTS, ck.ADAPTER, ck.CONFIG,
                                                                                  ck.STATE)]
         outputs += [f"final/{f}" for f in self.recipe.export(self.work / "final")]
+        if self.keeper is not None:
+            outputs += self.keeper.outputs(self.work)
         return {"outputs": outputs, "steps": self.step, "final_loss": self.last_loss,
-                "val_loss": self.last_eval.get("val_loss"), "eval": dict(self.last_eval)}
+                "val_loss": self.last_eval.get("val_loss"), "eval": dict(self.last_eval),
+                **({"best": {"step": self.keeper.best_step, "value": self.keeper.best_value,
+                             "rule": self.cfg.select}} if self.keeper is not None else {})}
 
 
 def append_jsonl(path: Path, row: dict) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 from cxrgen.config.schema import EmbedConfig
 from cxrgen.errors import InputError
 from cxrgen.models.runtime import resolve_device
-from cxrgen.utils import dist
+from cxrgen.utils import dist, faults
 from cxrgen.workspace.artifact import ArtifactBuild, upstream
 from cxrgen.workspace.layout import FILES, Workspace
 from cxrgen.workspace.manifest import Manifest, package_versions
@@ -179,7 +179,7 @@ def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
     if not items:
         check_yield(f"embed/{cfg.dataset}/{cfg.encoder}", 0, {}, unit="images",
                     default_fix=f"prepare/{cfg.dataset} lists no image; re-run `cxrgen prepare` with the images")
-    enc = load_encoder(cfg.encoder, cfg.weights)
+    enc = load_encoder(cfg.encoder, cfg.weights, allow_random=cfg.allow_random_weights)
     weights_sha = enc.weights_sha256()
     inputs = [rec_entry, {"kind": "value", "name": "weights", "sha256": weights_sha}]
     build = ArtifactBuild(ws, "embed", (cfg.dataset, cfg.encoder), cfg, inputs, force=force, rank=rank)
@@ -242,6 +242,7 @@ def _embed_shards(cfg: EmbedConfig, enc, items: list[Item], work: Path, rank: in
             last = max(idx + [i for i, _ in bad])
             if last == current[1] - 1:
                 _flush(work, current, acc, enc, dtype, write_shard)
+                faults.reached("embed.shard")
                 del pending[current]
 
 

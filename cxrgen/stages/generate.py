@@ -14,15 +14,18 @@ predictions go to generate/<run>/<split>-shuffled/ so they never replace the rea
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from cxrgen.config.schema import GenerateConfig
 from cxrgen.errors import ConfigError, InputError, MissingArtifactError
-from cxrgen.utils import dist
+from cxrgen.models.llms import check_generation_length
+from cxrgen.utils import dist, faults
 from cxrgen.workspace.layout import FILES, Workspace
 
+log = logging.getLogger(__name__)
 CHUNK_BATCHES = 16  # batches per length-sorting chunk (bounds memory for grid features)
 
 
@@ -112,6 +115,7 @@ def generate_batch(recipe: Any, batch: dict, cfg: GenerateConfig, device: Any) -
     tok = recipe.llm.tokenizer
     with torch.no_grad():
         inp = recipe.prepare_generation(batch)
+        check_generation_length(recipe.lm.config, inp["inputs_embeds"].shape[1], cfg.max_new_tokens)
         kw = dict(max_new_tokens=cfg.max_new_tokens, min_new_tokens=cfg.min_new_tokens or None,
                   num_beams=cfg.beams, do_sample=False, eos_token_id=recipe.llm.eos_id,
                   pad_token_id=recipe.llm.pad_id, use_cache=True)
@@ -169,6 +173,7 @@ def load_source(cfg: GenerateConfig, ws: Workspace, device: Any) -> Source:
 
     train_entry, tm = upstream(ws, "train", cfg.run)
     recipe, tcfg, _, folder = load_run(ws, cfg.run, cfg.checkpoint, device=device)
+    check_generation_length(recipe.lm.config, tcfg.prefix_len, cfg.max_new_tokens)  # before any work folder
     sha = file_sha256(folder / ck.WEIGHTS)
     inputs = [train_entry, {"kind": "value", "name": f"checkpoint:{folder.name}", "sha256": sha}]
     encoder, store = type(recipe).encoder_name(tcfg), None
@@ -219,6 +224,8 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
         if not rt.is_main:
             done = _read_done(work, repair=False)
         todo = [r for r in src.records if r.id not in done]
+        if done:
+            log.info("resuming: %d of %d predictions already written", len(src.records) - len(todo), len(src.records))
         out = work / (FILES["preds"] if rt.world == 1 else f"preds.rank-{rt.rank}.jsonl")
         _decode(src, [todo[i] for i in dist.shard(len(todo), rt.rank, rt.world)], cfg, rt, out, len(done))
         rt.barrier()
@@ -251,6 +258,7 @@ def _decode(src: Source, mine: list, cfg: GenerateConfig, rt: Any, out_path: Pat
                                        ensure_ascii=False) + "\n")
                 f.flush()
                 bar.advance(len(part) * rt.world)
+                faults.reached("generate.batch")
 
 
 def _commit(build: Any, src: Source, cfg: GenerateConfig, world: int) -> Any:

@@ -48,8 +48,14 @@ def validate(cfg: TrainConfig) -> TrainConfig:
                    ("optim.max_steps", o.max_steps), ("val_every", cfg.val_every), ("optim.max_grad_norm", o.max_grad_norm)):
         if v < 0:
             issues.append(f"{key}={v} must be ≥ 0")
+    d = cfg.select_decoding
+    if d.beams < 1 or d.max_new_tokens < 1 or not 0 <= d.min_new_tokens <= d.max_new_tokens:
+        issues.append(f"select_decoding: beams={d.beams} and max_new_tokens={d.max_new_tokens} must be ≥ 1, "
+                      f"min_new_tokens={d.min_new_tokens} in [0, max_new_tokens]")
     if issues:
         raise ConfigError("; ".join(issues))
+    from cxrgen.models.selection import parse_select
+    parse_select(cfg.select)   # one line naming the allowed metrics
     if not cfg.run:
         cfg = replace(cfg, run=default_run_name(cfg))
     return cfg
@@ -124,7 +130,7 @@ def load_inputs(cfg: TrainConfig, ws: Workspace, encoder: str | None) -> tuple[l
 
 # --- the run -----------------------------------------------------------------------------------------
 def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False,
-        resume: str = "auto", echo: Any = None):
+        resume: str = "auto", echo: Any = None, resume_from_other: bool = False):
     """Train; returns the Manifest (or the dry-run report dict)."""
     cfg = validate(cfg)
     if dry_run:
@@ -139,6 +145,9 @@ def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
     inputs, store, splits = load_inputs(cfg, ws, encoder)
     if not splits["train"]:
         raise InputError(f"{ws.records_path(cfg.dataset)}: no records in split 'train'")
+    if resume not in ("auto", "never"):  # an explicit checkpoint is an input: checked, hashed, recorded
+        from cxrgen.models.checkpoint import resume_entry
+        inputs = inputs + [resume_entry(Path(resume), run=cfg.run, mode=cfg.mode, allow_other=resume_from_other)]
     build = ArtifactBuild(ws, "train", (cfg.run,), cfg, inputs, force=force,
                           resume=(resume == "auto"), rank=rt.rank)
     done = build.up_to_date()
@@ -162,8 +171,12 @@ def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rt, echo):
     total_params, trainable_params = count_params(recipe)
     ctx = DataContext(tokenizer=recipe.llm.tokenizer, max_len=cfg.max_len, store=store,
                       image_root=splits.get("image_root"))
+    keeper = None
+    if cfg.select:
+        from cxrgen.models.selection import BestKeeper
+        keeper = BestKeeper(cfg, recipe, splits["val"], ctx)
     trainer = Trainer(cfg, recipe, rt, build.work_dir, RecordDataset(splits["train"], recipe, ctx),
-                      RecordDataset(splits["val"], recipe, ctx))
+                      RecordDataset(splits["val"], recipe, ctx), keeper=keeper)
     if resume not in ("auto", "never"):
         src = Path(resume)
     else:
@@ -182,7 +195,7 @@ def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rt, echo):
                      extra={"trainable_params": trainable_params, "total_params": total_params,
                             "final_loss": done["final_loss"], "val_loss": done["val_loss"],
                             "llm_source": recipe.llm.source, "encoder": cls.encoder_name(cfg),
-                            "precision": rt.precision})
+                            "precision": rt.precision, **({"best": done["best"]} if "best" in done else {})})
     rt.barrier()
     if echo:
         val = done["val_loss"]
@@ -206,7 +219,11 @@ def load_run(ws: Workspace, run: str, checkpoint: str = "final", *, device: Any 
         checkpoint = f"checkpoints/{checkpoint}"
     folder = root / checkpoint
     if not folder.is_dir():
-        avail = ["final"] + sorted(p.name for p in (root / "checkpoints").glob("step-*"))
+        avail = ["final"] + (["best"] if (root / "best").is_dir() else [])
+        avail += sorted(p.name for p in (root / "checkpoints").glob("step-*"))
+        if checkpoint == "best":
+            raise CheckpointError(f"{folder}: run {run!r} kept no best checkpoint; train it with "
+                                  "select=val:bleu_4+cider (available: " + ", ".join(avail) + ")")
         raise CheckpointError(f"{folder}: no such checkpoint; available: {', '.join(avail)}")
     cfg = load_config(TrainConfig, folder / ck.CONFIG)
     adapter = ck.read_adapter(folder)

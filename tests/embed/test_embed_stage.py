@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -84,50 +83,31 @@ def test_up_to_date_reused_and_float32(prepared):
     assert d["features"].dtype == np.float32 and d["attrs"]["dtype"] == "float32" and d["ids"] == ids
 
 
-def _run_embed_subprocess(ws: Path, extra: list[str], slow: float = 0.0, env: dict | None = None, torchrun: int = 0):
-    """cxrgen embed in a child process; with ``slow`` each shard flush sleeps (so a kill lands mid-run)."""
-    code = ("import sys, time\n"
-            "import cxrgen.stages.embed as s\n"
-            f"slow = {slow!r}\n"
-            "if slow:\n"
-            "    orig = s._flush\n"
-            "    def _flush(*a, **k):\n"
-            "        orig(*a, **k); time.sleep(slow)\n"
-            "    s._flush = _flush\n"
-            "from cxrgen.cli.app import main\n"
-            "sys.exit(main(sys.argv[1:]))\n")
+def _run_embed_subprocess(ws: Path, extra: list[str], env: dict | None = None, torchrun: int = 0):
+    """cxrgen embed in a child process (``env`` may set ``CXRGEN_FAIL_AT`` to kill it at a shard)."""
     args = ["--workspace", str(ws), "embed", "--dataset", "fixture", "--encoder", ENC] + extra
     if torchrun:
-        script = ws.parent / "embed_main.py"
-        script.write_text(code)
         cmd = [PY, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(torchrun),
-               str(script)] + args
+               "-m", "cxrgen"] + args
     else:
-        cmd = [PY, "-c", code] + args
+        cmd = [PY, "-m", "cxrgen"] + args
     return subprocess.Popen(cmd, cwd=REPO, env=subprocess_env(**(env or {})), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
-def test_crash_then_resume_in_process(prepared, tmp_path, monkeypatch):
+def test_crash_then_resume_in_process(prepared, tmp_path, monkeypatch, caplog):
     """Cheap resume check for the default suite: the run dies after 2 shards, the rerun does the rest."""
-    import cxrgen.stages.embed as stage
     ws, ids = prepared(6)                               # 8 images → 4 shards of 2
     opts = ["--workers", "0", "--batch-size", "2", "shard_size=2"]
-    written: list[str] = []
-    orig = stage._flush
-
-    def crashing(work, bounds, *a):
-        orig(work, bounds, *a)
-        written.append(stage.shard_name(*bounds))
-        if len(written) == 2:
-            raise KeyboardInterrupt  # like Ctrl-C after two finished shards
-    monkeypatch.setattr(stage, "_flush", crashing)
+    monkeypatch.setenv("CXRGEN_FAIL_AT", "embed.shard:2")   # like Ctrl-C after two finished shards
     assert _embed_opts(ws, opts).code == 130
-    assert sorted(p.name for p in (ws / "embed" / "fixture" / f"{ENC}.partial").glob("shard-*")) == written
-    monkeypatch.setattr(stage, "_flush", lambda work, bounds, *a: (written.append(stage.shard_name(*bounds)),
-                                                                  orig(work, bounds, *a)))
-    assert _embed_opts(ws, opts).code == 0
-    assert written == [stage.shard_name(s, s + 2) for s in range(0, 8, 2)]   # nothing computed twice
+    work = ws / "embed" / "fixture" / f"{ENC}.partial"
+    assert sorted(p.name for p in work.glob("shard-*")) == ["shard-000000000-000000002.npz",
+                                                            "shard-000000002-000000004.npz"]
+    monkeypatch.delenv("CXRGEN_FAIL_AT")
+    with caplog.at_level("INFO", logger="cxrgen.stages.embed"):
+        assert _embed_opts(ws, opts).code == 0
+    assert "resuming: 4 of 8 images already embedded" in caplog.text   # nothing computed twice
     ws2 = tmp_path / "ws2"
     shutil.copytree(ws / "prepare", ws2 / "prepare")
     assert _embed_opts(ws2, opts).code == 0
@@ -137,35 +117,24 @@ def test_crash_then_resume_in_process(prepared, tmp_path, monkeypatch):
 
 
 @pytest.mark.e2e
-def test_kill_minus_9_then_resume_gives_identical_cache(prepared, tmp_path, monkeypatch):
+def test_kill_minus_9_then_resume_gives_identical_cache(prepared, tmp_path, caplog):
     ws, ids = prepared(6)                               # 8 images → 4 shards of 2
     opts = ["--workers", "1", "--batch-size", "2", "shard_size=2"]
-    p = _run_embed_subprocess(ws, opts, slow=0.5)
+    p = _run_embed_subprocess(ws, opts, env={"CXRGEN_FAIL_AT": "embed.shard:1:kill"})
+    p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL
     work = ws / "embed" / "fixture" / f"{ENC}.partial"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(work.glob("shard-*.npz"))) < 1:
-        time.sleep(0.05)
-        assert p.poll() is None, p.communicate()
-    p.send_signal(signal.SIGKILL)
-    p.wait()
     done = sorted(x.name for x in work.glob("shard-*.npz"))
-    assert 1 <= len(done) < 4 and not (ws / "embed" / "fixture" / ENC / "manifest.json").exists()
-    # resume (in process): the finished shards are kept, only the others are computed
-    import cxrgen.stages.embed as stage
-    written: list[str] = []
-    orig = stage._flush
-    monkeypatch.setattr(stage, "_flush", lambda work, bounds, *a: (written.append(stage.shard_name(*bounds)),
-                                                                  orig(work, bounds, *a)))
-    assert _embed_opts(ws, opts).code == 0
-    every = [stage.shard_name(s, s + 2) for s in range(0, 8, 2)]
-    assert sorted(written) == sorted(set(every) - set(done))
+    assert len(done) == 1 and not (ws / "embed" / "fixture" / ENC / "manifest.json").exists()
+    # resume (in process): the finished shard is kept, only the others are computed
+    with caplog.at_level("INFO", logger="cxrgen.stages.embed"):
+        assert _embed_opts(ws, opts).code == 0
+    assert "resuming: 2 of 8 images already embedded" in caplog.text
     # an uninterrupted run in a copy of the workspace (prepare only)
-    written.clear()
     ws2 = tmp_path / "ws2"
     shutil.copytree(ws / "prepare", ws2 / "prepare")
     shutil.copy(ws / "workspace.json", ws2 / "workspace.json")
     assert _embed_opts(ws2, opts).code == 0
-    assert sorted(written) == every
     a = read_h5(ws / "embed" / "fixture" / ENC / "features.h5")
     b = read_h5(ws2 / "embed" / "fixture" / ENC / "features.h5")
     assert a["ids"] == b["ids"] == ids

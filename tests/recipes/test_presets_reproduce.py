@@ -168,8 +168,8 @@ def test_reproduce_dry_run_plans_the_chain(cli, ws):
     assert d["commands"][1][3:] == ["embed", "--dataset", "iu", "--encoder", "swin-base-grid",
                                     "--weights", "microsoft/swin-base-patch4-window7-224"]   # never random
     assert d["commands"][2][-2:] == ["run=r2gengpt-shallow-iu", "weights=/w/llama2"]
-    assert d["commands"][3][-5:] == ["beams=3", "repetition_penalty=2.0", "length_penalty=2.0",
-                                     "min_new_tokens=40", "max_new_tokens=100"]
+    assert d["commands"][3][-6:] == ["beams=3", "repetition_penalty=2.0", "length_penalty=2.0",
+                                     "min_new_tokens=40", "max_new_tokens=100", "checkpoint=best"]
     assert d["commands"][4][3:] == ["score", "--run", "r2gengpt-shallow-iu", "--split", "test",
                                     "--truncate-references", "60"]          # released code: max_length
     assert [(x["metric"], x["paper"]) for x in d["rows"]][:4] == [("bleu_1", 0.466), ("bleu_2", 0.301),
@@ -226,7 +226,16 @@ def test_r2gengpt_decoding_presets_match_the_recipe_and_reproduce(ds):
     from cxrgen.models.recipes.r2gengpt import DECODING
     from cxrgen.papers import SETTINGS
     g = to_dict(load_config(GenerateConfig, CONFIGS / "generate" / f"r2gengpt-{ds}.yaml"))
-    assert {k: g[k] for k in DECODING[ds]} == DECODING[ds] == SETTINGS[f"r2gengpt-deep-{ds}"].decoding
+    setting = SETTINGS[f"r2gengpt-deep-{ds}"].decoding
+    assert {k: g[k] for k in DECODING[ds]} == DECODING[ds] == {k: v for k, v in setting.items() if k != "checkpoint"}
+    assert setting["checkpoint"] == "best"
+    # validation (checkpoint selection) decodes as the test does, and keeps R2GenGPT's 0.5·BLEU-4 + 0.5·CIDEr
+    from cxrgen.config.base import load_config
+    from cxrgen.config.schema import TrainConfig
+    for mode in ("shallow", "delta", "deep"):
+        t = load_config(TrainConfig, CONFIGS / f"r2gengpt-{mode}-{ds}.yaml")
+        assert t.select == "val:bleu_4+cider"
+        assert {k: getattr(t.select_decoding, k) for k in DECODING[ds]} == DECODING[ds]
 
 
 @pytest.mark.e2e
@@ -243,7 +252,8 @@ def test_reproduce_runs_the_whole_chain_with_a_tiny_preset(tmp_path):
     presets.mkdir()
     (presets / "r2gengpt-shallow-iu.yaml").write_text(
         "mode: shallow\nllm: tiny-llama\ndataset: iu\nencoder: tiny-swin-grid\nmax_len: 24\n"
-        "optim: {max_steps: 2, batch_size: 4}\n")
+        "optim: {max_steps: 2, batch_size: 4}\nval_every: 1\nselect: val:bleu_4+cider\n"
+        "select_decoding: {max_new_tokens: 8}\n")
     ws = tmp_path / "ws"
     r = run_cli("reproduce", "r2gengpt-shallow-iu", "--iu-reports", str(root / "indiana_reports.csv"),
                 "--iu-images", str(root / "images"), "--configs", str(presets), "--json", workspace=ws)
@@ -255,6 +265,8 @@ def test_reproduce_runs_the_whole_chain_with_a_tiny_preset(tmp_path):
     assert rows["bleu_1"]["paper"] == 0.466
     scores = json.loads((ws / "score" / "r2gengpt-shallow-iu" / "test" / "scores.json").read_text())
     assert rows["bleu_4"]["ours"] == scores["metrics"]["bleu_4"]
+    gen = json.loads((ws / "generate" / "r2gengpt-shallow-iu" / "test" / "manifest.json").read_text())
+    assert any(i.get("name") == "checkpoint:best" for i in gen["inputs"])   # the selected checkpoint is tested
     tr = scores["settings"]["truncate_references"]      # R2GenGPT's max_length, counted by the run's tokenizer
     assert (tr["tokens"], tr["tokenizer"]) == (60, "tiny-llama") and tr["truncated"] >= 0
     preds = (ws / "generate" / "r2gengpt-shallow-iu" / "test" / "preds.jsonl").read_text().splitlines()

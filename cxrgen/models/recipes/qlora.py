@@ -60,7 +60,9 @@ def score_order(labels: list[str], where: str) -> list[int]:
 
 
 def pick_views(record: Any) -> tuple[str, str]:
-    """Image ids of the frontal and the lateral view (one view repeated when the other is missing)."""
+    """Image ids of the frontal and the lateral view. Without a view label the record's image order
+    decides; a study whose labels name no lateral (OpenI's DICOM ViewPosition says PA for both images
+    of 1,001 studies) gives its next image as the second view; only a single image is repeated."""
     imgs = list(record.images)
     if not imgs:
         raise InputError(f"record {record.id!r} has no images")
@@ -69,7 +71,7 @@ def pick_views(record: Any) -> tuple[str, str]:
     if front is None and lat is None:  # no view metadata: the first two images in record order
         front, lat = imgs[0], imgs[1] if len(imgs) > 1 else imgs[0]
     front = front or lat
-    lat = lat or front
+    lat = lat or next((im for im in imgs if im is not front), front)
     return front.image_id, lat.image_id
 
 
