@@ -41,9 +41,8 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     ctx.obj = {"workspace": workspace, "verbose": verbose}
-    if verify:  # an environment variable, so torchrun workers and subprocesses verify too
-        import os
-        os.environ["CXRGEN_VERIFY"] = "1"
+    from cxrgen.workspace.artifact import set_verify
+    set_verify(verify)
     from cxrgen.utils.log import setup
     setup(verbose)
 

@@ -56,4 +56,6 @@ def demo(
         con.print(f"CE columns: {ce['reference']}, uncertain={ce['uncertain']}, labeler {ce['labeler']}.")
     con.print(f"Times (s): {summary['timings']}")
     con.print(f"Next: `cxrgen --workspace {ws.root} status` lists every artifact; predictions are in "
-              f"{ws.root}/generate/{stage.RUN}/test/preds.jsonl, scores in {ws.root}/score/{stage.RUN}/test/scores.json.")
+              f"{ws.root}/generate/{stage.RUN}/test/preds.jsonl, scores in {ws.root}/score/{stage.RUN}/test/scores.json; "
+              f"`cxrgen --workspace {ws.root} report --run {stage.RUN} --split test --compare {stage.MAJORITY}/test` "
+              "writes a page to look at every study.")

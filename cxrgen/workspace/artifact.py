@@ -49,9 +49,17 @@ def _recover(final_dir: Path, work_dir: Path) -> None:
         logging.getLogger("cxrgen").warning("%s: %s", final_dir, done)
 
 
+_VERIFY = [False]
+
+
+def set_verify(flag: bool) -> None:
+    """Set by the CLI for each invocation from ``cxrgen --verify``."""
+    _VERIFY[0] = bool(flag)
+
+
 def verify_requested() -> bool:
-    """``cxrgen --verify``: hash every upstream file a stage reads, whatever its size."""
-    return os.environ.get("CXRGEN_VERIFY", "") not in ("", "0")
+    """``cxrgen --verify`` (or ``CXRGEN_VERIFY=1``): hash every upstream file a stage reads, whatever its size."""
+    return _VERIFY[0] or os.environ.get("CXRGEN_VERIFY", "") not in ("", "0")
 
 
 def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tuple[dict, Manifest]:
