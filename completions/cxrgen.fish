@@ -16,6 +16,7 @@ complete -c cxrgen -n '__fish_use_subcommand' -l help
 complete -c cxrgen -n '__fish_use_subcommand' -l install-completion
 complete -c cxrgen -n '__fish_use_subcommand' -l show-completion
 complete -c cxrgen -n '__fish_use_subcommand' -l verbose
+complete -c cxrgen -n '__fish_use_subcommand' -l verify
 complete -c cxrgen -n '__fish_use_subcommand' -l version
 complete -c cxrgen -n '__fish_use_subcommand' -l workspace
 complete -c cxrgen -n '__fish_use_subcommand' -s v
@@ -34,6 +35,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from demo' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from demo' -l n
 complete -c cxrgen -n '__fish_seen_subcommand_from demo' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from demo' -s c
+complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l allow-random-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l batch-size
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l dataset
@@ -192,6 +194,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l labeler
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l labeler-weights
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l max-report-chars
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l metrics
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l out
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l permutations
@@ -221,6 +224,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from train' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l llm
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l mode
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l resume
+complete -c cxrgen -n '__fish_seen_subcommand_from train' -l resume-from-other
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l seed

@@ -41,6 +41,10 @@ class WorkspaceWriteError(CxrgenError, OSError):
     """The workspace cannot be written (disk full, read-only); previous artifacts are untouched."""
 
 
+class DivergedError(CxrgenError):
+    """Training produced a non-finite loss; nothing was committed, the last good checkpoint is kept."""
+
+
 class EmptyResultError(InputError):
     """A stage would write an artifact with nothing in it (0 records, 0 images, 0 predictions), or one
     drop reason removed most of the input under ``--strict``."""

@@ -78,7 +78,7 @@ def test_status_vocabulary(tmp_path):
     st = _states(ws)
     assert st["train/run1"][0] == "partial"
     assert st["generate/run1/test"] == ("partial", "no manifest.json (never finished)")
-    assert st["prepare/synth"] == ("corrupt", "records.jsonl was modified")
+    assert st["prepare/synth"] == ("corrupt", "records.jsonl was modified (size 13, manifest says 2)")
     (tmp_path / "prepare/synth/manifest.json").write_text("{not json")
     assert _states(ws)["prepare/synth"][0] == "corrupt"
 

@@ -36,9 +36,13 @@ def root(
         None, "--workspace", "-w", envvar="CXRGEN_WORKSPACE",
         help="Workspace folder (default: ./cxrgen-workspace).", show_default=False),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More logging (-v: debug)."),
+    verify: bool = typer.Option(False, "--verify", help="Re-hash every upstream file a stage reads, "
+                                "whatever its size (default: size and mtime, content of files up to 64 MB)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     ctx.obj = {"workspace": workspace, "verbose": verbose}
+    from cxrgen.workspace.artifact import set_verify
+    set_verify(verify)
     from cxrgen.utils.log import setup
     setup(verbose)
 
@@ -59,27 +63,34 @@ app.command("reproduce")(reproduce.reproduce)
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code (``main([...]) == 0`` in tests)."""
+    import signal
+    import threading
+
     from cxrgen.errors import CxrgenError
+    interrupted: list[int] = []
+
+    def on_sigint(signum, frame):  # typer turns Ctrl-C into a silent exit code 130: remember it to say so
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
         rv = app(args=argv, prog_name="cxrgen", standalone_mode=False)
     except CxrgenError as e:  # always one line: wrapped library messages can hold newlines
         typer.echo("error: " + " ".join(part.strip() for part in str(e).splitlines() if part.strip()), err=True)
         code = e.exit_code
-    except OSError as e:  # a full or read-only disk anywhere in a stage: one line, not a traceback
-        import errno
-        if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM):
-            raise
-        from cxrgen.utils.io import write_error
-        err = write_error(Path(e.filename or str(Path.cwd())), e)
-        typer.echo(f"error: {err} (previous artifacts are untouched)", err=True)
+    except OSError as e:  # a full or read-only disk, a vanished file anywhere in a stage: one line naming it
+        from cxrgen.utils.io import os_error
+        err = os_error(e)
+        typer.echo(f"error: {err}", err=True)
         code = err.exit_code
     except typer.Exit as e:
         code = e.exit_code
-    except typer.Abort:
+    except typer.Abort:  # end of input at a prompt
         typer.echo("aborted", err=True)
         code = 130
     except KeyboardInterrupt:
-        typer.echo("interrupted; re-run the same command to resume", err=True)
+        interrupted.append(signal.SIGINT)
         code = 130
     except Exception as e:  # click usage errors arrive here in non-standalone mode (typer vendors click)
         if hasattr(e, "show") and isinstance(getattr(e, "exit_code", None), int):
@@ -89,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
     else:
         code = rv if isinstance(rv, int) else 0
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted and code == 130:
+        typer.echo("interrupted; re-run the same command to resume", err=True)
     if argv is None:
         sys.exit(code)
     return code

@@ -14,6 +14,8 @@ def embed(
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Prepared data set (default: synthetic)."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder name (`cxrgen list encoders`)."),
     weights: Optional[str] = typer.Option(None, "--weights", help="Weights: Hugging Face id, local folder or file."),
+    allow_random_weights: Optional[bool] = typer.Option(None, "--allow-random-weights",
+                                                        help="Let a real encoder without --weights run on random weights."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="Storage dtype: float16 (default) or float32."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per forward pass (default 32)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="DataLoader workers decoding images (default 2)."),
@@ -38,6 +40,7 @@ def embed(
     from cxrgen.stages import embed as stage
 
     cfg = build_config(EmbedConfig, config, overrides, dataset=dataset, encoder=encoder, weights=weights,
+                       allow_random_weights=allow_random_weights,
                        dtype=dtype, batch_size=batch_size, workers=workers, device=device, on_error=on_error)
     ws = workspace(ctx)
     m = stage.run(cfg, ws=ws, force=force, dry_run=dry_run, strict=strict)

@@ -36,6 +36,8 @@ def score(
                                                    "holding it (local file; never downloaded)."),
     tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="chexbert: folder with the bert-base-uncased "
                                              "tokenizer (vocab.txt)."),
+    max_report_chars: Optional[int] = typer.Option(None, "--max-report-chars", help="Longest prediction or reference "
+                                                   "accepted (default 100000); a longer one is an error naming its id."),
     convention: Optional[str] = typer.Option(None, "--convention", help="coco (coco-caption corpus scores) | llama-xr "
                                              "(LLaMA-XR: per-report NLTK/rouge_score averages, 'XXXX' reports dropped)."),
     truncate_references: Optional[int] = typer.Option(None, "--truncate-references", help="Cut references to N tokens "
@@ -70,7 +72,8 @@ def score(
                        reference_labels=reference_labels, labeler=labeler,
                        labeler_weights=str(labeler_weights) if labeler_weights else None,
                        tokenizer=str(tokenizer) if tokenizer else None, convention=convention,
-                       truncate_references=truncate_references, reference_tokenizer=reference_tokenizer)
+                       truncate_references=truncate_references, reference_tokenizer=reference_tokenizer,
+                       max_report_chars=max_report_chars)
     if preds is not None and run is not None:
         raise ConfigError("give either PREDS.jsonl or --run/--split, not both")
     if preds is None and run is None:

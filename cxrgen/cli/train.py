@@ -23,6 +23,8 @@ def train(
     weights: Optional[str] = typer.Option(None, "--weights", help="local folder with the LLM's weights"),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for init, data order and dropout"),
     resume: str = typer.Option("auto", "--resume", help="auto (continue a partial run), never, or a checkpoint folder"),
+    resume_from_other: bool = typer.Option(False, "--resume-from-other",
+                                           help="allow --resume FOLDER to be another run's checkpoint (recorded in the manifest)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print parameters and memory estimate; train nothing"),
     json_out: bool = typer.Option(False, "--json", help="with --dry-run: one JSON object"),
     force: bool = typer.Option(False, "--force", help="retrain even if the run is up to date"),
@@ -43,7 +45,8 @@ def train(
     from cxrgen.utils import dist
     ws = workspace(ctx)
     echo = (lambda s: console().print(s)) if dist.is_main() else None
-    res = stage.run(cfg, ws=ws, force=force, dry_run=dry_run, resume=resume, echo=echo)
+    res = stage.run(cfg, ws=ws, force=force, dry_run=dry_run, resume=resume, echo=echo,
+                    resume_from_other=resume_from_other)
     if dry_run:
         if json_out:
             emit_json(res)

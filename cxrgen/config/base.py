@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -25,9 +26,14 @@ T = TypeVar("T")
 
 
 def config_field(default: Any = dataclasses.MISSING, help: str = "", *, runtime: bool = False,
-                 default_factory: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field with a help text; ``runtime=True`` keeps it out of the fingerprint."""
-    meta = {"help": help, "runtime": runtime}
+                 default_factory: Any = dataclasses.MISSING, lo: float | None = None, hi: float | None = None,
+                 cpus: bool = False) -> Any:
+    """A dataclass field with a help text; ``runtime=True`` keeps it out of the fingerprint.
+
+    ``lo``/``hi`` bound a number (inclusive; outside is a ConfigError naming key and range); ``cpus``
+    marks a process count, capped with a warning at the CPUs available (:mod:`cxrgen.utils.resources`).
+    Both are enforced where configs are built from user input (:func:`from_dict`)."""
+    meta = {"help": help, "runtime": runtime, "lo": lo, "hi": hi, "cpus": cpus}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -116,9 +122,12 @@ def coerce(value: Any, tp: Any, key: str, where: str = "config") -> Any:
         if isinstance(value, bool):
             raise bad
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            out = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise bad from None
+        if not math.isfinite(out):  # inf/nan train NaN models or silently switch features off
+            raise ConfigError(f"{where}: {key}={value!r} is not a finite number; give a finite value")
+        return out
     if tp is str:
         if isinstance(value, (dict, list)):
             raise bad
@@ -149,13 +158,34 @@ def from_dict(cls: type[T], data: dict | None, where: str = "config", prefix: st
                 raise ConfigError(f"{where}: {f.name} must be a mapping of {', '.join(valid_keys(tp))}")
             kwargs[f.name] = from_dict(tp, v, where=where, prefix=f"{prefix}{f.name}.")
         else:
-            kwargs[f.name] = coerce(v, tp, prefix + f.name, where)
+            kwargs[f.name] = _capped(f, coerce(v, tp, prefix + f.name, where), prefix + f.name)
     try:
-        return cls(**kwargs)
+        obj = cls(**kwargs)
     except ConfigError:
         raise
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{where}: {e}") from None
+    for f in dataclasses.fields(cls):  # after the class's own checks, whose messages are more specific
+        _check_bounds(f, getattr(obj, f.name), prefix + f.name, where)
+    return obj
+
+
+def _capped(f: dataclasses.Field, value: Any, key: str) -> Any:
+    """A process count (``cpus`` metadata) capped at the CPUs available, with a warning."""
+    if f.metadata.get("cpus") and isinstance(value, int) and not isinstance(value, bool):
+        from cxrgen.utils.resources import cap_workers
+        return cap_workers(value, key)
+    return value
+
+
+def _check_bounds(f: dataclasses.Field, value: Any, key: str, where: str) -> None:
+    """Apply a field's ``lo``/``hi`` metadata (see :func:`config_field`)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        rng = f"≥ {lo}" if hi is None else f"≤ {hi}" if lo is None else f"in [{lo}, {hi}]"
+        raise ConfigError(f"{where}: {key}={value} must be {rng}")
 
 
 def to_dict(cfg: Any) -> dict:
@@ -220,14 +250,91 @@ def _merge(base: dict, new: dict) -> dict:
     return out
 
 
-def read_yaml(path: str | Path) -> dict:
+# a config file is a few KB; this bounds what a mistaken path (a data file, /dev/zero) can make us read
+MAX_CONFIG_BYTES = 1 << 20
+# nodes after expanding YAML aliases: a "billion laughs" file stays tiny on disk but not in memory
+MAX_CONFIG_NODES = 100_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (YAML 1.2 forbids them; PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # the base class reports unhashable keys
+            if key in seen:
+                raise ConfigError(f"{self.name}: duplicate key {key!r} on lines {seen[key]} and "
+                                  f"{key_node.start_mark.line + 1}; keep one")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node, memo: dict) -> int:
+    """Node count of ``node`` with every alias expanded (memoised, so bombs are counted, not built)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a recursive alias counts once
+    n = 1
+    if isinstance(node, yaml.SequenceNode):
+        n += sum(_expanded_size(c, memo) for c in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        n += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    memo[id(node)] = min(n, 1 << 62)
+    return memo[id(node)]
+
+
+def read_config_text(path: str | Path, what: str = "config file") -> str:
+    """The UTF-8 text of a small regular file; a folder, device, huge or non-UTF-8 file is a ConfigError."""
+    import stat
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        st = path.stat()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(f"{path}: {what} not found") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read {what} ({e.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"{path}: is a folder; give a YAML {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{path}: not a regular file (a device or pipe); give a YAML {what}")
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {st.st_size} bytes is too large for a {what} (limit {MAX_CONFIG_BYTES})")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read {what} ({e.strerror})") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path} line {line}: not valid UTF-8 (byte {e.start}); save the file as UTF-8") from None
+
+
+def read_yaml(path: str | Path) -> dict:
+    """A YAML mapping from a config file: duplicate keys, alias bombs and non-text files are ConfigErrors."""
+    path = Path(path)
+    text = read_config_text(path)
+    loader = _StrictLoader(text)
+    loader.name = str(path)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_CONFIG_NODES:
+            raise ConfigError(f"{path}: expands to more than {MAX_CONFIG_NODES} values through YAML aliases "
+                              "(an alias bomb?); write the values out")
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply or recursive through YAML aliases") from None
+    finally:
+        loader.dispose()
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -11,6 +11,7 @@ from typing import Literal
 
 from cxrgen.config.base import config_field as F
 from cxrgen.errors import ConfigError
+from cxrgen.utils.device import normalize_device
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,14 @@ class PrepareConfig:
     val_frac: float = F(0.1, "random split: validation fraction (by patient)")
     test_frac: float = F(0.2, "random split: test fraction (by patient)")
     seed: int = F(0, "seed for random splits and synthetic data")
-    n: int = F(2000, "synthetic: number of studies")
+    n: int = F(2000, "synthetic: number of studies (at least 3: one patient per split)", lo=3, hi=1_000_000)
     layout: Literal["mimic", "iu"] = F("mimic", "synthetic: on-disk layout")
     image_size: int = F(320, "synthetic: image side in pixels (256–512)")
     on_error: Literal["fail", "skip"] = F("skip", "unreadable/missing report: fail, or skip and count")
     remove_priors: bool = F(False, "rewrite targets without references to previous exams (original kept in extra.report_with_priors)")
     prior_mentions: float = F(0.0, "synthetic: share of studies whose report refers to a prior exam that does not exist (as MIMIC reports do)")
-    workers: int = F(0, "synthetic: processes drawing images (0: one per CPU core, at most 4)", runtime=True)
+    workers: int = F(0, "synthetic: processes drawing images (0: one per CPU core, at most 4)", runtime=True,
+                     lo=0, cpus=True)
 
     def __post_init__(self) -> None:
         if self.per_image and self.dataset == "iu" and not self.images:
@@ -53,14 +55,18 @@ class EmbedConfig:
     dataset: str = F("synthetic", "prepared data set to embed")
     encoder: str = F("tiny-medclip-vit", "encoder registry name (`cxrgen list encoders`)")
     weights: str = F("", "weights: Hugging Face id, local dir or file (default: the encoder's source)")
+    allow_random_weights: bool = F(False, "let a real encoder without weights embed with random weights "
+                                          "(tiny-* encoders always may)", runtime=True)
     dtype: Literal["float16", "float32"] = F("float16", "storage dtype of features.h5")
     on_error: Literal["fail", "skip"] = F("fail", "unreadable image: fail, or skip and list it in the manifest")
-    batch_size: int = F(32, "images per forward pass", runtime=True)
-    workers: int = F(2, "DataLoader workers decoding images", runtime=True)
+    batch_size: int = F(32, "images per forward pass", runtime=True, lo=1, hi=65536)
+    workers: int = F(2, "DataLoader workers decoding images (capped at the CPUs available)", runtime=True,
+                     lo=0, cpus=True)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
-    shard_size: int = F(1024, "images per resumable shard", runtime=True)
+    shard_size: int = F(1024, "images per resumable shard", runtime=True, lo=1, hi=1_000_000)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "device", normalize_device(self.device))
         if self.batch_size < 1:
             raise ConfigError(f"--batch-size must be ≥ 1, got {self.batch_size}")
         if self.workers < 0:
@@ -94,7 +100,7 @@ class OptimConfig:
     schedule: Literal["cosine", "linear", "constant"] = F("cosine", "decay after warm-up")
     epochs: int = F(1, "passes over the training split")
     max_steps: int = F(0, "stop after this many optimizer steps (0: epochs decide)")
-    batch_size: int = F(8, "examples per optimizer step per process (before accumulation)")
+    batch_size: int = F(8, "examples per optimizer step per process (before accumulation)", hi=65536)
     grad_accum: int = F(1, "gradient accumulation steps")
     max_grad_norm: float = F(1.0, "gradient clipping (0: off)")
 
@@ -159,7 +165,7 @@ class TrainConfig:
     save_every: int = F(500, "checkpoint every N steps", runtime=True)
     keep_last: int = F(2, "step checkpoints to keep", runtime=True)
     log_every: int = F(10, "metrics.jsonl every N steps", runtime=True)
-    workers: int = F(0, "DataLoader workers", runtime=True)
+    workers: int = F(0, "DataLoader workers (capped at the CPUs available)", runtime=True, lo=0, cpus=True)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
     # --- recipe-specific (issue 7): R2GenGPT delta/deep, LLaMA-XR qlora, dual ---
     encoder_weights: str = F("", "delta/deep/dual-vit: weights of the encoder trained on the fly (HF id, local dir or file; "
@@ -168,13 +174,16 @@ class TrainConfig:
                                                      "(auto: nf4 on CUDA, none on CPU)")
     dual: DualConfig = F(default_factory=DualConfig, help="dual content/topic encoder settings")
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", normalize_device(self.device))
+
 
 @dataclass(frozen=True)
 class GenerateConfig:
     run: str = F("", "training run to generate with (default: the only/latest run)")
     split: Literal["train", "val", "test"] = F("test", "split to generate for")
     checkpoint: str = F("final", "checkpoint folder inside the run (final, best — the select=val:... choice —, step-000500, latest)")
-    beams: int = F(1, "beam width (1: greedy)")
+    beams: int = F(1, "beam width (1: greedy)", hi=64)
     max_new_tokens: int = F(100, "maximum generated tokens")
     min_new_tokens: int = F(0, "minimum generated tokens")
     repetition_penalty: float = F(1.0, "repetition penalty (R2GenGPT: 2.0)")
@@ -182,8 +191,11 @@ class GenerateConfig:
     shuffle_features: bool = F(False, "control: give each study another study's image features")
     seed: int = F(0, "seed of the --shuffle-features permutation")
     limit: int = F(0, "only the first N records of the split (0: all)")
-    batch_size: int = F(16, "studies per batch", runtime=True)
+    batch_size: int = F(16, "studies per batch", runtime=True, hi=65536)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device", normalize_device(self.device))
 
 
 @dataclass(frozen=True)
@@ -191,9 +203,9 @@ class ScoreConfig:
     metrics: tuple[str, ...] = F(("bleu", "meteor", "rouge_l", "cider", "ce"), "metric groups to compute")
     tokenize: Literal["none", "ptb"] = F("none", "none: score strings as given (R2Gen/R2GenGPT); ptb: PTB tokenizer")
     uncertain: Literal["pos", "neg"] = F("pos", "headline CE binarisation of uncertain (-1) labels")
-    bootstrap: int = F(1000, "bootstrap resamples for 95% intervals (0: off)")
+    bootstrap: int = F(1000, "bootstrap resamples for 95% intervals (0: off)", hi=1_000_000)
     seed: int = F(12345, "bootstrap / permutation seed")
-    permutations: int = F(10000, "approximate randomization trials for --compare (0: off)")
+    permutations: int = F(10000, "approximate randomization trials for --compare (0: off)", hi=10_000_000)
     reference_labels: str = F("auto", "headline CE reference labels: auto (data set labels when present, else the "
                                       "labeler on the reference text) | labeler | dataset; both are always reported")
     labeler: str = F("rules", "CheXpert-14 labeler: rules (cxrgen's, offline) | chexbert (local chexbert.pth)")
@@ -205,6 +217,12 @@ class ScoreConfig:
                                      "max_length 60 IU, 100 MIMIC; 0: off)")
     reference_tokenizer: str = F("", "tokenizer for --truncate-references: LLM alias, HF id or folder (workspace mode: "
                                      "the run's LLM)")
+    max_report_chars: int = F(100_000, "longest prediction/reference accepted (the scorers' time and memory grow with it)",
+                              runtime=True, lo=1, hi=100_000_000)
+
+    def __post_init__(self) -> None:
+        if self.max_report_chars < 1:
+            raise ConfigError(f"max_report_chars={self.max_report_chars} must be ≥ 1")
 
 
 @dataclass(frozen=True)

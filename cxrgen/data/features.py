@@ -52,6 +52,9 @@ class FeatureStore:
             self.has_scores = "scores" in h5
         except KeyError as e:
             raise InputError(f"{self.path}: not a cxrgen feature cache (missing {e})") from None
+        except OSError as e:  # a corrupted chunk: h5py names no file
+            raise InputError(f"{self.path}: unreadable ({str(e).splitlines()[0][:120]}); "
+                             "re-run `cxrgen embed --force`") from None
         self.index = {i: n for n, i in enumerate(self.ids)}
         if len(self.index) != len(self.ids):
             raise InputError(f"{self.path}: duplicate image ids in the cache; re-run `cxrgen embed --force`")
@@ -60,7 +63,11 @@ class FeatureStore:
             in_memory = self.tokens == 0 and nbytes <= RAM_LIMIT_BYTES
         self._mem: dict[str, np.ndarray] = {}
         if in_memory:
-            self._mem = {name: h5[name][:] for name in ("features", "scores") if name in h5}
+            try:
+                self._mem = {name: h5[name][:] for name in ("features", "scores") if name in h5}
+            except OSError as e:
+                raise InputError(f"{self.path}: unreadable ({str(e).splitlines()[0][:120]}); "
+                                 "re-run `cxrgen embed --force`") from None
 
     @property
     def in_memory(self) -> bool:
@@ -110,11 +117,15 @@ class FeatureStore:
         rows = self.rows(image_ids)
         if name in self._mem:
             return self._mem[name][rows].astype(np.float32)
-        ds = self._file()[name]
         order = np.argsort(rows, kind="stable")
         sorted_rows = np.asarray(rows)[order]
         uniq, inverse = np.unique(sorted_rows, return_inverse=True)
-        data = ds[uniq.tolist()] if len(uniq) else np.zeros((0,) + ds.shape[1:], ds.dtype)
+        try:  # a corrupted chunk surfaces only here, as an h5py OSError without a file name
+            ds = self._file()[name]
+            data = ds[uniq.tolist()] if len(uniq) else np.zeros((0,) + ds.shape[1:], ds.dtype)
+        except (OSError, KeyError) as e:
+            raise InputError(f"{self.path}: unreadable {name} ({str(e).splitlines()[0][:120]}); "
+                             "re-run `cxrgen embed --force`") from None
         out = np.empty((len(rows),) + ds.shape[1:], dtype=np.float32)
         out[order] = data[inverse]
         return out

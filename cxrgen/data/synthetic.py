@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 from cxrgen.data.records import CHEXPERT14, Record
 from cxrgen.data.source import Stats
 from cxrgen.errors import InputError
+from cxrgen.utils.io import naming_path
 from cxrgen.utils.log import log
 from cxrgen.utils.progress import progress
 from cxrgen.workspace.hashing import raw_input
@@ -544,7 +544,7 @@ def _pool_size(n: int, workers: int) -> int:
 
 
 def generate(root: Path, n: int, seed: int, layout: str, size: int, workers: int = 0) -> None:
-    """Write the data set into ``root`` (which must not exist). The bytes depend only on the arguments
+    """Write the data set into ``root`` (new or empty). The bytes depend only on the arguments
     (not on ``workers``): every study draws from its own generator seeded with ``(seed, i)``."""
     g = np.random.default_rng([seed, 1_000_003])
     n_patients = max(3, int(n / 1.3))
@@ -552,7 +552,7 @@ def generate(root: Path, n: int, seed: int, layout: str, size: int, workers: int
     order = g.permutation(n_patients)
     n_test, n_val = max(1, round(0.1 * n_patients)), max(1, round(0.1 * n_patients))
     split_of = {int(p): ("test" if k < n_test else "val" if k < n_test + n_val else "train") for k, p in enumerate(order)}
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
     jobs = [(root, i, seed, layout, size, str(10_000_000 + int(patient_of[i])), split_of[int(patient_of[i])])
             for i in range(n)]
     procs = _pool_size(n, workers)
@@ -623,25 +623,28 @@ def _params(cfg) -> dict:
 
 
 def ensure_dataset(root: Path, cfg) -> bool:
-    """Generate the data set into ``root`` unless it is already there; returns True if generated."""
+    """Generate the data set into ``root`` unless it is already there; returns True if generated.
+
+    ``root`` is replaced only if cxrgen provably wrote it (its marker lists every file in it); a lock
+    beside it keeps two runs from generating into the same folder at once.
+    """
+    from cxrgen.utils.owned import check_replaceable, finish_partial, intact, remove_owned, start_partial
+    from cxrgen.workspace.lock import ArtifactLock
     params = _params(cfg)
-    marker = root / MARKER
-    if marker.is_file():
-        try:
-            if json.loads(marker.read_text()) == params:
-                return False
-        except ValueError:
-            pass
-    elif root.exists() and any(root.iterdir()):
-        raise InputError(f"{root}: not empty and not a cxrgen synthetic data set; choose another --root")
-    tmp = root.with_name(root.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    log.info("writing %d synthetic studies (%s layout, seed %d) to %s", cfg.n, cfg.layout, cfg.seed, root)
-    generate(tmp, cfg.n, cfg.seed, cfg.layout, cfg.image_size, cfg.workers)
-    (tmp / MARKER).write_text(json.dumps(params, sort_keys=True) + "\n")
-    if root.exists():
-        shutil.rmtree(root)
-    os.replace(tmp, root)
+    if intact(root, MARKER, params):
+        return False
+    check_replaceable(root, MARKER, "--root")  # before any work: never generate only to refuse later
+    with ArtifactLock(root.with_name(f".{root.name}.lock"), f"synthetic data set {root}"):
+        if intact(root, MARKER, params):  # another run finished it between our check and the lock
+            return False
+        tmp = root.with_name(root.name + ".partial")
+        start_partial(tmp)
+        log.info("writing %d synthetic studies (%s layout, seed %d) to %s", cfg.n, cfg.layout, cfg.seed, root)
+        generate(tmp, cfg.n, cfg.seed, cfg.layout, cfg.image_size, cfg.workers)
+        with naming_path(root):
+            finish_partial(tmp, MARKER, params)
+            remove_owned(root, MARKER, "--root")
+            os.replace(tmp, root)
     return True
 
 

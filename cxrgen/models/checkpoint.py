@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrgen.errors import CheckpointError
-from cxrgen.utils.io import atomic_write_json, atomic_write_text
+from cxrgen.utils.io import atomic_write_json, atomic_write_text, naming_path, os_error
 
 WEIGHTS = "trainable.safetensors"
 OPTIMIZER = "optimizer.pt"
@@ -83,21 +83,46 @@ def save(folder: Path, *, tensors: dict, adapter: dict, config_yaml: str, state:
          optimizer: dict | None = None) -> Path:
     """Write a complete checkpoint folder atomically (temp folder + rename)."""
     import torch
-    from safetensors.torch import save_file
     folder = Path(folder)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt", "mode": str(adapter.get("mode", ""))})
+    with naming_path(tmp):
+        tmp.mkdir(parents=True)
+    save_safetensors(tensors, tmp / WEIGHTS, {"format": "pt", "mode": str(adapter.get("mode", ""))})
     atomic_write_json(tmp / ADAPTER, adapter)
     atomic_write_text(tmp / CONFIG, config_yaml)
     if optimizer is not None:
-        torch.save(optimizer, tmp / OPTIMIZER)
+        with naming_path(tmp / OPTIMIZER):
+            torch.save(optimizer, tmp / OPTIMIZER)
     atomic_write_json(tmp / STATE, state)
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
+    with naming_path(folder):
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
     return folder
+
+
+def save_safetensors(tensors: dict, path: Path, metadata: dict[str, str]) -> None:
+    """``safetensors.torch.save_file`` with a deterministic header: the Rust writer emits the metadata
+    map in hash order, so identical weights got different bytes (and downstream reruns). The header is
+    re-emitted with sorted keys in place (same length: same content, other order). A write failure
+    (full disk) is the one-line error naming ``path``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+    try:
+        with naming_path(path):
+            save_file(tensors, str(path), metadata=metadata)
+            with open(path, "r+b") as f:
+                n = int.from_bytes(f.read(8), "little")
+                header = json.loads(f.read(n))
+                blob = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+                if len(blob) <= n:  # pad with spaces as the format allows; the data offsets are unchanged
+                    f.seek(8)
+                    f.write(blob + b" " * (n - len(blob)))
+    except SafetensorError as e:
+        import errno
+        raise os_error(OSError(errno.ENOSPC if "28" in str(e) or "StorageFull" in str(e) else errno.EIO,
+                               str(e).splitlines()[0][:120]), path) from None
 
 
 def is_complete(folder: Path) -> bool:
@@ -147,9 +172,52 @@ def load_tensors(folder: Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{folder}: missing {WEIGHTS}; only safetensors checkpoints are loaded")
     try:
-        return load_file(str(path))
+        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from None
+    import torch
+    for name, t in tensors.items():  # a NaN model generates empty reports with exit 0: refuse it here
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or inf values; this checkpoint is unusable: "
+                                  "retrain (lower optim.lr) or use an earlier checkpoint")
+    return tensors
+
+
+def require_finite_loss(first_bad_step: int, run: str, ckpt_root: Path) -> None:
+    """Stop training when a loss was not finite (``first_bad_step`` > 0, the 1-based optimizer step):
+    one line naming the step and the last good checkpoint, which stays in the work folder; nothing is
+    committed. Called before anything is logged or saved, so NaN weights never reach a checkpoint."""
+    if first_bad_step <= 0:
+        return
+    from cxrgen.errors import DivergedError
+    last = find_latest(ckpt_root)
+    kept = f"the last good checkpoint {last} is kept" if last else "no checkpoint was saved before it"
+    raise DivergedError(f"train/{run}: loss is not finite (nan or inf) at step {first_bad_step}; training stopped "
+                        f"and nothing was committed; {kept}; lower optim.lr or check the inputs")
+
+
+def resume_entry(src: Path, *, run: str, mode: str, allow_other: bool) -> dict:
+    """The manifest input entry of an explicit ``--resume FOLDER`` (its path and weights' sha256), after
+    checking it: same mode; same run unless ``allow_other`` (``--resume-from-other``), because another
+    run's checkpoint at or past ``max_steps`` trains nothing and would be committed as this run."""
+    import yaml
+
+    from cxrgen.models.recipes.base import check_same_mode
+    from cxrgen.workspace.hashing import file_sha256
+    src = Path(src)
+    check_same_mode(read_adapter(src), mode, str(src))
+    try:
+        other = (yaml.safe_load((src / CONFIG).read_text(encoding="utf-8")) or {}).get("run")
+    except (OSError, ValueError, yaml.YAMLError, AttributeError):
+        other = None
+    if other != run and not allow_other:
+        raise CheckpointError(f"--resume {src}: a checkpoint of run {other!r}, not {run!r}; add --resume-from-other "
+                              "to start this run from it (recorded in the manifest), or --resume auto")
+    weights = src / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{src}: missing {WEIGHTS}; only safetensors checkpoints are loaded")
+    return {"kind": "value", "name": f"resume:{src.resolve()}", "sha256": file_sha256(weights),
+            "run": other, "step": read_state(src).get("step")}
 
 
 def load_optimizer(folder: Path) -> dict:

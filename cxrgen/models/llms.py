@@ -179,6 +179,25 @@ def _local(path: str) -> str:
     return str(p.absolute())
 
 
+def context_length(config: Any) -> int | None:
+    """Positions the model can attend to (``n_positions`` / ``max_position_embeddings``), if it says."""
+    for name in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        v = getattr(config, name, None)
+        if isinstance(v, int) and v > 0:
+            return v
+    return None
+
+
+def check_generation_length(config: Any, input_len: int, max_new_tokens: int) -> None:
+    """ConfigError if ``input_len`` (prefix/prompt positions) + ``max_new_tokens`` exceed the context
+    (position embeddings past it index out of range: a CUDA assert or an IndexError deep in the model)."""
+    from cxrgen.errors import ConfigError
+    n = context_length(config)
+    if n is not None and input_len + max_new_tokens > n:
+        raise ConfigError(f"--max-new-tokens {max_new_tokens}: with {input_len} input positions this exceeds the "
+                          f"model's context of {n} tokens; use --max-new-tokens {max(1, n - input_len)} or less")
+
+
 def hidden_size(config: Any) -> int:
     for k in ("hidden_size", "n_embd", "d_model"):
         v = getattr(config, k, None)

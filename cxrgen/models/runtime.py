@@ -32,8 +32,8 @@ def resolve_device(spec: str) -> Any:
     import torch
     if spec == "auto":
         return torch.device("cuda", dist.local_rank()) if torch.cuda.is_available() else torch.device("cpu")
-    if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {spec}: CUDA is not available on this machine; use --device cpu")
+    from cxrgen.utils.device import require_available
+    require_available(spec)  # no CUDA, or cuda:N past the device count: one line before any work
     try:
         return torch.device(spec)
     except RuntimeError as e:

@@ -117,6 +117,8 @@ class Trainer:
         # on-device counters, read every log_every steps: [loss of the last step, tokens since the last row]
         self._loss = torch.zeros((), dtype=torch.float64, device=rt.device)
         self._tokens = torch.zeros((), dtype=torch.float64, device=rt.device)
+        # first optimizer step (1-based) whose loss was not finite, 0: none; kept on the device (no sync per step)
+        self._first_bad = torch.zeros((), dtype=torch.int64, device=rt.device)
         self._t0 = time.perf_counter()
 
     @property
@@ -208,10 +210,20 @@ class Trainer:
         self.sched.step()
         self.opt.zero_grad(set_to_none=True)
         self._loss = loss_sum
+        self._first_bad = torch.where((self._first_bad == 0) & ~torch.isfinite(loss_sum), self.step + 1,
+                                      self._first_bad)
         self.step += 1
 
     def _after_step(self, epoch: int, end_of_epoch: bool) -> None:
         cfg, step = self.cfg, self.step
+        if step % cfg.log_every == 0 or step % cfg.save_every == 0 or step == self.total_steps or end_of_epoch:
+            # before anything is logged or saved: weights after a non-finite loss are never checkpointed
+            import torch
+
+            from cxrgen.models.checkpoint import require_finite_loss
+            bad = self._first_bad.double()  # every rank stops together: [ranks that diverged, sum of their steps]
+            n, steps = self.rt.all_reduce_sum(torch.stack([(bad > 0).double(), bad])).tolist()
+            require_finite_loss(round(steps / n) if n else 0, cfg.run, self.ckroot)
         val_now = (cfg.val_every and step % cfg.val_every == 0) or (not cfg.val_every and end_of_epoch)
         self.last_eval = self.evaluate() if val_now else {}
         if step % cfg.log_every == 0 or self.last_eval or step == self.total_steps:

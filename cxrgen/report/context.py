@@ -59,8 +59,10 @@ def metric_rows(scores: dict, compare: Optional[dict]) -> list[dict]:
         row = {"key": k, "value": v, "value_repr": repr(float(v)), "ci": scores.get("ci95", {}).get(k)}
         if compare:
             pb = compare["paired_bootstrap"]["results"].get(k, {})
+            n = compare["paired_bootstrap"].get("resamples") or 1
+            p = pb.get("p")  # 0 of n resamples reverse the sign: the p value is below 1/n, not 0
             row.update(other=_fmt(compare["other_metrics"].get(k)), delta=f"{compare['delta'].get(k, 0.0):+.4f}",
-                       p=_fmt(pb.get("p")))
+                       p=f"< {1 / n:.4f}" if p == 0 else _fmt(p))
         rows.append(row)
     return rows
 

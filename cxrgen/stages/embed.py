@@ -179,7 +179,7 @@ def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
     if not items:
         check_yield(f"embed/{cfg.dataset}/{cfg.encoder}", 0, {}, unit="images",
                     default_fix=f"prepare/{cfg.dataset} lists no image; re-run `cxrgen prepare` with the images")
-    enc = load_encoder(cfg.encoder, cfg.weights)
+    enc = load_encoder(cfg.encoder, cfg.weights, allow_random=cfg.allow_random_weights)
     weights_sha = enc.weights_sha256()
     inputs = [rec_entry, {"kind": "value", "name": "weights", "sha256": weights_sha}]
     build = ArtifactBuild(ws, "embed", (cfg.dataset, cfg.encoder), cfg, inputs, force=force, rank=rank)

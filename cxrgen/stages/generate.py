@@ -21,6 +21,7 @@ from typing import Any
 
 from cxrgen.config.schema import GenerateConfig
 from cxrgen.errors import ConfigError, InputError, MissingArtifactError
+from cxrgen.models.llms import check_generation_length
 from cxrgen.utils import dist, faults
 from cxrgen.workspace.layout import FILES, Workspace
 
@@ -114,6 +115,7 @@ def generate_batch(recipe: Any, batch: dict, cfg: GenerateConfig, device: Any) -
     tok = recipe.llm.tokenizer
     with torch.no_grad():
         inp = recipe.prepare_generation(batch)
+        check_generation_length(recipe.lm.config, inp["inputs_embeds"].shape[1], cfg.max_new_tokens)
         kw = dict(max_new_tokens=cfg.max_new_tokens, min_new_tokens=cfg.min_new_tokens or None,
                   num_beams=cfg.beams, do_sample=False, eos_token_id=recipe.llm.eos_id,
                   pad_token_id=recipe.llm.pad_id, use_cache=True)
@@ -171,6 +173,7 @@ def load_source(cfg: GenerateConfig, ws: Workspace, device: Any) -> Source:
 
     train_entry, tm = upstream(ws, "train", cfg.run)
     recipe, tcfg, _, folder = load_run(ws, cfg.run, cfg.checkpoint, device=device)
+    check_generation_length(recipe.lm.config, tcfg.prefix_len, cfg.max_new_tokens)  # before any work folder
     sha = file_sha256(folder / ck.WEIGHTS)
     inputs = [train_entry, {"kind": "value", "name": f"checkpoint:{folder.name}", "sha256": sha}]
     encoder, store = type(recipe).encoder_name(tcfg), None

@@ -50,13 +50,21 @@ class Preds:
         return self.fingerprint if labeler is None else json_hash([self.fingerprint, labeler])
 
 
-def load_preds(path: str | Path) -> Preds:
+# default of ScoreConfig.max_report_chars: far above any real radiology report (a few thousand characters)
+MAX_REPORT_CHARS = 100_000
+
+
+def load_preds(path: str | Path, max_chars: int = MAX_REPORT_CHARS) -> Preds:
+    """Predictions and references of a preds.jsonl. Every problem is an InputError naming the line:
+    malformed JSON, missing fields, non-strings, lone surrogates, a report longer than ``max_chars``
+    (scorers are quadratic in length: one 100 MB line took ROUGE-L to 7 GB), every reference empty."""
     from cxrgen.utils.io import iter_json_lines
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found; give a preds.jsonl with id, prediction, reference per line")
     ids, hyps, refs, seen = [], [], [], {}
-    for lineno, row in iter_json_lines(path):
+    # a line may hold two reports of max_chars (4 bytes per char in UTF-8 at worst, 6 as JSON escapes)
+    for lineno, row in iter_json_lines(path, max_line_bytes=12 * max_chars + (1 << 16)):
         missing = [k for k in ("id", "prediction", "reference") if k not in row]
         if missing:
             raise InputError(f"{path} line {lineno}: missing field(s) {', '.join(map(repr, missing))} "
@@ -67,6 +75,14 @@ def load_preds(path: str | Path) -> Preds:
         for k in ("prediction", "reference"):
             if not isinstance(row[k], str):
                 raise InputError(f"{path} line {lineno}: field {k!r} must be a string, got {type(row[k]).__name__}")
+            if len(row[k]) > max_chars:
+                raise InputError(f"{path} line {lineno} (id {str(rid)[:60]!r}): {k} is {len(row[k])} characters, over "
+                                 f"the limit of {max_chars}; shorten it or raise max_report_chars=N")
+            try:
+                row[k].encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError(f"{path} line {lineno} (id {str(rid)[:60]!r}): {k} holds a lone surrogate "
+                                 "escape (\\ud800-\\udfff), not text; fix the writer of this file") from None
         rid = str(rid)
         if rid in seen:
             raise InputError(f"{path} line {lineno}: duplicate id {rid!r} (first on line {seen[rid]}); ids must be unique")
@@ -76,15 +92,22 @@ def load_preds(path: str | Path) -> Preds:
         refs.append(row["reference"])
     if not ids:
         raise InputError(f"{path}: no predictions (empty file)")
+    if not any(r.strip() for r in refs):
+        raise InputError(f"{path}: every reference is empty ({len(refs)} lines); the metrics compare against "
+                         "reference text: fill the 'reference' field")
     return Preds(path, ids, hyps, refs)
 
 
 def labels_from_records(records: Path, ids: list[str]) -> tuple[Optional[list[dict]], str]:
     """Reference labels from records.jsonl joined by id: (labels or None, note). Unknown ids are an error."""
-    from cxrgen.utils.io import read_jsonl
+    from cxrgen.utils.io import iter_json_lines
     by_id: dict[str, dict] = {}
-    for row in read_jsonl(records, required=("id",)):
-        by_id[str(row["id"])] = row.get("labels") or {}
+    for lineno, row in iter_json_lines(records, required=("id",)):
+        lab = row.get("labels") or {}
+        if not isinstance(lab, dict):
+            raise InputError(f"{records} line {lineno}: 'labels' must be an object of CheXpert labels, "
+                             f"got {type(lab).__name__}")
+        by_id[str(row["id"])] = lab
     missing = [i for i in ids if i not in by_id]
     if missing:
         raise InputError(f"{len(missing)} of {len(ids)} prediction ids are not in {records} (first: {missing[0]!r}); "
@@ -93,8 +116,16 @@ def labels_from_records(records: Path, ids: list[str]) -> tuple[Optional[list[di
     if not all(labels):
         n = sum(1 for x in labels if not x)
         return None, f"{n} of {len(ids)} records in {records} carry no labels"
-    return [{k: (None if v is None or (isinstance(v, float) and v != v) else int(v)) for k, v in lab.items()}
-            for lab in labels], ""
+    return [{k: _label(v, records, rid, k) for k, v in lab.items()} for rid, lab in zip(ids, labels)], ""
+
+
+def _label(v: Any, records: Path, rid: str, key: str) -> Optional[int]:
+    """A CheXpert label: 1, 0, -1 (uncertain) or None/NaN (not mentioned); anything else names the record."""
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    if not isinstance(v, bool) and isinstance(v, (int, float)) and v in (1, 0, -1):
+        return int(v)
+    raise InputError(f"{records}: record {rid!r} label {key!r} is {str(v)[:40]!r}; labels are 1, 0, -1 or null")
 
 
 # --------------------------------------------------------------------------------- compute
@@ -321,7 +352,7 @@ def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, com
 
 def compare_with(cfg: ScoreConfig, a: Scored, other: Path, ref_labels: Optional[list[dict]]) -> dict:
     from cxrgen.metrics import bootstrap as bs
-    b_preds, _ = truncate(cfg, load_preds(other), cfg.reference_tokenizer)
+    b_preds, _ = truncate(cfg, load_preds(other, cfg.max_report_chars), cfg.reference_tokenizer)
     if b_preds.fingerprint != a.preds.fingerprint:
         raise InputError(f"refusing to compare {a.preds.path} with {other}: their reference sets differ "
                          f"(fingerprints {a.preds.fingerprint[:12]} vs {b_preds.fingerprint[:12]}); "
@@ -368,7 +399,7 @@ def score_file(cfg: ScoreConfig, preds_path: str | Path, *, out: Optional[str | 
     if compare and cfg.convention != "coco":
         raise ConfigError("--compare needs --convention coco: the llama-xr convention drops reports by their "
                           "prediction text, so two systems would be scored on different reports")
-    preds = load_preds(preds_path)
+    preds = load_preds(preds_path, cfg.max_report_chars)
     preds, truncation = truncate(cfg, preds, cfg.reference_tokenizer)
     ref_labels, source = _reference_labels(cfg, preds, Path(records) if records else None)
     scored = compute(cfg, preds, ref_labels, source)
@@ -433,6 +464,7 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
             prep = _find_prepare(ws, gen_manifest)
             if prep is not None and ws.records_path(*prep["key"]).is_file():
                 rec_path = ws.records_path(*prep["key"])
+                upstream(ws, "prepare", *prep["key"])  # its labels are read: refuse a records file known bad
                 inputs.append(prep)
     from cxrgen.stages.score_analysis import add_error_analysis, headline, workspace_records
     err_records = workspace_records(ws, gen_manifest, inputs, rec_path)
@@ -440,7 +472,7 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
     if (m := build.up_to_date()):
         log.info("score/%s/%s is up to date", run_name, split)
         return m
-    preds = load_preds(ws.preds_path(run_name, split))
+    preds = load_preds(ws.preds_path(run_name, split), cfg.max_report_chars)
     if dry_run:
         log.info("dry run: %d predictions would be scored", len(preds.ids))
         return None

@@ -130,7 +130,7 @@ def load_inputs(cfg: TrainConfig, ws: Workspace, encoder: str | None) -> tuple[l
 
 # --- the run -----------------------------------------------------------------------------------------
 def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False,
-        resume: str = "auto", echo: Any = None):
+        resume: str = "auto", echo: Any = None, resume_from_other: bool = False):
     """Train; returns the Manifest (or the dry-run report dict)."""
     cfg = validate(cfg)
     if dry_run:
@@ -145,6 +145,9 @@ def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
     inputs, store, splits = load_inputs(cfg, ws, encoder)
     if not splits["train"]:
         raise InputError(f"{ws.records_path(cfg.dataset)}: no records in split 'train'")
+    if resume not in ("auto", "never"):  # an explicit checkpoint is an input: checked, hashed, recorded
+        from cxrgen.models.checkpoint import resume_entry
+        inputs = inputs + [resume_entry(Path(resume), run=cfg.run, mode=cfg.mode, allow_other=resume_from_other)]
     build = ArtifactBuild(ws, "train", (cfg.run,), cfg, inputs, force=force,
                           resume=(resume == "auto"), rank=rt.rank)
     done = build.up_to_date()

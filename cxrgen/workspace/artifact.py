@@ -19,27 +19,58 @@ import os
 import shutil
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Sequence
 
 from cxrgen.config.base import semantic_dict, semantic_hash, to_yaml
 from cxrgen.errors import MissingArtifactError, WorkspaceWriteError
 from cxrgen.utils.io import atomic_write_json, atomic_write_text
 from cxrgen.workspace.lock import ArtifactLock
-from cxrgen.workspace.layout import FILES, Workspace, fix_command
-from cxrgen.workspace.manifest import CorruptManifestError, Manifest, compute_fingerprint, read_manifest
+from cxrgen.workspace.layout import FILES, MANIFEST, Workspace, fix_command
+from cxrgen.workspace.manifest import (CorruptManifestError, Manifest, check_outputs, compute_fingerprint,
+                                      read_manifest)
 
 PROGRESS = "progress.json"
+OLD_INFIX = ".old-"  # .<name>.old-<pid>-<time>: the previous artifact during a commit
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _recover(final_dir: Path, work_dir: Path) -> None:
+    try:
+        done = recover_commit(final_dir, work_dir)
+    except OSError as e:
+        from cxrgen.utils.io import os_error
+        raise os_error(e, final_dir) from None
+    if done:
+        import logging
+        logging.getLogger("cxrgen").warning("%s: %s", final_dir, done)
+
+
+_VERIFY = [False]
+
+
+def set_verify(flag: bool) -> None:
+    """Set by the CLI for each invocation from ``cxrgen --verify``."""
+    _VERIFY[0] = bool(flag)
+
+
+def verify_requested() -> bool:
+    """``cxrgen --verify`` (or ``CXRGEN_VERIFY=1``): hash every upstream file a stage reads, whatever its size."""
+    return _VERIFY[0] or os.environ.get("CXRGEN_VERIFY", "") not in ("", "0")
+
+
 def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tuple[dict, Manifest]:
-    """The manifest of a finished upstream artifact as an input entry, or an error naming the fix."""
+    """The manifest of a finished upstream artifact as an input entry, or an error naming the fix.
+
+    The artifact's files are checked against its manifest first (:func:`check_outputs`: size and mtime,
+    content for small files or with ``--verify``), so no stage builds on a file known to be bad."""
     folder = ws.artifact_dir(stage, *key)
     fix = fix or fix_command(stage, key)
     what = f"{stage}/{'/'.join(key)}"
+    _recover(folder, ws.partial_dir(stage, *key))
     try:
         m = read_manifest(folder)
     except FileNotFoundError:
@@ -47,6 +78,10 @@ def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tu
         raise MissingArtifactError(f"{what} is {state} in {ws.root}; run `{fix}` first") from None
     except CorruptManifestError as e:
         raise MissingArtifactError(f"{what} is corrupt ({e}); run `{fix} --force`") from None
+    bad = check_outputs(folder, m, verify=verify_requested())
+    if bad:
+        raise MissingArtifactError(f"{what} is corrupt: {bad}; nothing was built from it; "
+                                   f"run `{fix} --force` to rebuild it") from None
     entry = {"kind": "artifact", "stage": stage, "key": list(key), "fingerprint": m.fingerprint}
     return entry, m
 
@@ -69,6 +104,8 @@ class ArtifactBuild:
     # ---------------------------------------------------------------------------------
     def up_to_date(self) -> Manifest | None:
         """The existing manifest if the artifact is complete and made from the same inputs/config."""
+        if self.rank == 0:
+            _recover(self.final_dir, self.work_dir)
         if self.force:
             return None
         try:
@@ -77,11 +114,7 @@ class ArtifactBuild:
             return None
         if m.fingerprint != self.fingerprint:
             return None
-        for name, info in m.outputs.items():
-            p = self.final_dir / name
-            if not p.is_file() or p.stat().st_size != info.get("size"):
-                return None
-        return m
+        return None if check_outputs(self.final_dir, m) else m
 
     def __enter__(self) -> "ArtifactBuild":
         self.ws.init()
@@ -107,6 +140,8 @@ class ArtifactBuild:
         if self.work_dir.exists() and not keep:
             shutil.rmtree(self.work_dir)
         self.resumed = keep
+        if keep:
+            drop_temp_files(self.work_dir)
         try:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(progress, {"fingerprint": self.fingerprint, "stage": self.stage,
@@ -129,6 +164,7 @@ class ArtifactBuild:
         m = Manifest(stage=self.stage, key=list(self.key), fingerprint=self.fingerprint,
                      config_hash=self.config_hash, config=semantic_dict(self.cfg), inputs=self.inputs,
                      counts=counts or {}, extra=extra or {}, started=self.started, finished=_now())
+        drop_temp_files(self.work_dir)  # a kill mid-write in a resumed folder must not commit a temp file
         if hash_outputs:
             m.hash_outputs(self.work_dir, outputs)
         else:
@@ -139,7 +175,7 @@ class ArtifactBuild:
         return m
 
     def _swap_in(self) -> None:
-        old = self.final_dir.with_name(f".{self.final_dir.name}.old-{os.getpid()}-{int(time.time())}")
+        old = self.final_dir.with_name(f".{self.final_dir.name}{OLD_INFIX}{os.getpid()}-{int(time.time())}")
         try:
             if self.final_dir.exists():
                 os.replace(self.final_dir, old)
@@ -149,3 +185,58 @@ class ArtifactBuild:
                 os.replace(old, self.final_dir)  # put the previous good artifact back
             raise WorkspaceWriteError(f"{self.final_dir}: cannot finish ({e.strerror}); previous artifact kept") from None
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _is_tmp(name: str) -> bool:
+    """A temp file of :func:`cxrgen.utils.io.atomic_path` (``.<name>.<random>.tmp``)."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
+def drop_temp_files(folder: Path) -> None:
+    """Remove atomic-write temp files a kill left in a work folder (they are never outputs)."""
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            if _is_tmp(name):
+                Path(dirpath, name).unlink(missing_ok=True)
+
+
+def recover_commit(final_dir: Path, work_dir: Path) -> str | None:
+    """Finish or roll back a commit that a kill interrupted between its two renames; returns what was done.
+
+    A commit renames ``final`` to ``.final.old-*``, then ``final.partial`` (manifest written last, so a
+    manifest there means it is finished) to ``final``, then deletes the old folder. Killed after the first
+    rename: a finished work folder is swapped in, else the old artifact is put back. Old folders beside an
+    intact ``final`` are leftovers of a finished swap. Only folders named by this scheme and holding a
+    manifest (written by cxrgen) are touched."""
+    olds = sorted(final_dir.parent.glob(f".{glob_escape(final_dir.name)}{OLD_INFIX}*"),
+                  key=lambda p: p.stat().st_mtime)
+    olds = [o for o in olds if o.is_dir() and (o / MANIFEST).is_file() and not _swapping(o)]
+    if not olds:
+        return None
+    done = None
+    if not final_dir.exists():
+        if (work_dir / MANIFEST).is_file() and not (work_dir / PROGRESS).exists():
+            drop_temp_files(work_dir)
+            os.replace(work_dir, final_dir)
+            done = "completed an interrupted commit"
+        else:
+            os.replace(olds.pop(), final_dir)
+            done = "rolled back an interrupted commit (the previous artifact is back)"
+    for o in olds:
+        shutil.rmtree(o, ignore_errors=True)
+    return done or "removed the leftovers of a finished commit"
+
+
+def _swapping(old: Path) -> bool:
+    """True if the process that named ``old`` is alive (it is between its renames right now)."""
+    from cxrgen.workspace.lock import _alive
+    try:
+        pid = int(old.name.rsplit(OLD_INFIX, 1)[1].split("-")[0])
+    except (IndexError, ValueError):
+        return False
+    return pid != os.getpid() and _alive(pid)
+
+
+def glob_escape(name: str) -> str:
+    import glob
+    return glob.escape(name)

@@ -58,10 +58,17 @@ FIX_COMMAND = {
 }
 
 
+# file names are limited to 255 bytes; the lock (".<name>.lock") and work folder ("<name>.partial")
+# add to the name, and checkpoint temp folders more, so names stay well below that
+MAX_NAME = 128
+
+
 def check_name(value: str, what: str) -> str:
     if not _NAME.match(value or "") or value.endswith(PARTIAL_SUFFIX) or ".." in value:
         raise ConfigError(f"{what} {value!r} is not a valid name: use letters, digits, '.', '_', '+', '-' "
                           f"(not ending in {PARTIAL_SUFFIX})")
+    if len(value) > MAX_NAME:
+        raise ConfigError(f"{what} {value[:40]}… is {len(value)} characters long; use at most {MAX_NAME}")
     return value
 
 
@@ -77,7 +84,34 @@ class Workspace:
     def resolve(cls, path: str | os.PathLike | None = None) -> "Workspace":
         """--workspace, else $CXRGEN_WORKSPACE, else ./cxrgen-workspace."""
         p = path or os.environ.get("CXRGEN_WORKSPACE") or DEFAULT_WORKSPACE
-        return cls(Path(p).expanduser().absolute())
+        ws = cls(Path(p).expanduser().absolute())
+        ws.check()
+        return ws
+
+    def check(self) -> "Workspace":
+        """Refuse a workspace path cxrgen cannot use, before any stage starts: a file, a path that is not
+        valid UTF-8 (manifests are UTF-8 JSON), or a workspace.json of another schema version."""
+        try:
+            str(self.root).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"{os.fsdecode(bytes(self.root))!r}: the workspace path is not valid UTF-8; "
+                              "rename the folder or choose another --workspace") from None
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"{self.root}: the workspace is a file, not a folder; choose another --workspace")
+        marker = self.root / "workspace.json"
+        if marker.exists():
+            try:
+                doc = json.loads(marker.read_text(encoding="utf-8"))
+                version = doc["schema_version"] if isinstance(doc, dict) else None
+            except (OSError, ValueError, KeyError):
+                version = None
+            if version is None:
+                raise ConfigError(f"{marker}: unreadable (expected JSON with schema_version {SCHEMA_VERSION}); "
+                                  "restore it, or delete it if this folder is a cxrgen workspace")
+            if version != SCHEMA_VERSION:
+                raise ConfigError(f"{marker}: workspace schema_version {version!r}, this cxrgen reads "
+                                  f"{SCHEMA_VERSION}; use the cxrgen version that wrote it, or another --workspace")
+        return self
 
     def init(self) -> "Workspace":
         """Create the workspace marker once (idempotent)."""

@@ -75,7 +75,8 @@ class Manifest:
     def hash_outputs(self, folder: Path, names: list[str]) -> None:
         for name in names:
             p = folder / name
-            self.outputs[name] = {"sha256": file_sha256(p), "size": p.stat().st_size}
+            st = p.stat()
+            self.outputs[name] = {"sha256": file_sha256(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
     def write(self, folder: Path) -> None:
         atomic_write_json(folder / MANIFEST, dataclasses.asdict(self))
@@ -98,6 +99,42 @@ def read_manifest(folder: Path) -> Manifest:
         import logging
         logging.getLogger("cxrgen").warning("%s: ignoring unknown keys %s (newer cxrgen?)", path, unknown)
     try:
-        return Manifest(**{k: v for k, v in data.items() if k in names})
+        m = Manifest(**{k: v for k, v in data.items() if k in names})
     except TypeError as e:
         raise CorruptManifestError(f"{path}: missing fields ({e})") from None
+    for name, tp in (("outputs", dict), ("inputs", list), ("counts", dict), ("extra", dict), ("config", dict),
+                     ("fingerprint", str), ("stage", str), ("key", list)):
+        if not isinstance(getattr(m, name), tp):
+            raise CorruptManifestError(f"{path}: '{name}' is a {type(getattr(m, name)).__name__}, "
+                                       f"not a {tp.__name__}")
+    if not all(isinstance(v, dict) and isinstance(v.get("size"), int) for v in m.outputs.values()) or \
+            not all(isinstance(i, dict) and isinstance(i.get("kind"), str) for i in m.inputs):
+        raise CorruptManifestError(f"{path}: malformed 'outputs' or 'inputs' entries")
+    return m
+
+
+# files up to this size are hashed whenever a stage reads them (records, preds, small checkpoints);
+# larger ones (features.h5, full fine-tuned weights) only when size/mtime changed or with --verify
+HASH_ALWAYS_BYTES = 64 << 20
+
+
+def check_outputs(folder: Path, m: Manifest, verify: bool = False) -> str | None:
+    """Why the files of a finished artifact do not match its manifest, or None if they do.
+
+    Size on every call; then mtime (when the manifest has it); a file whose mtime moved, that is small,
+    or any file with ``verify`` is hashed and compared with the manifest's sha256."""
+    for name, info in sorted(m.outputs.items()):
+        p = Path(folder) / name
+        try:
+            st = p.stat()
+        except OSError:
+            return f"{name} is missing"
+        if not p.is_file():
+            return f"{name} is not a file"
+        if st.st_size != info.get("size"):
+            return f"{name} was modified (size {st.st_size}, manifest says {info.get('size')})"
+        moved = "mtime_ns" in info and st.st_mtime_ns != info["mtime_ns"]
+        if info.get("sha256") and (verify or moved or st.st_size <= HASH_ALWAYS_BYTES):
+            if file_sha256(p) != info["sha256"]:
+                return f"{name} was modified (content differs from the manifest's sha256)"
+    return None

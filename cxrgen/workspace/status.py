@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cxrgen.workspace.hashing import dir_signature, file_sha256
 from cxrgen.workspace.layout import KEY_PARTS, STAGES, Workspace, fix_command
-from cxrgen.workspace.manifest import CorruptManifestError, read_manifest
+from cxrgen.workspace.manifest import CorruptManifestError, check_outputs, read_manifest
 
 
 @dataclass
@@ -65,14 +65,10 @@ def artifact_status(ws: Workspace, stage: str, key: tuple[str, ...], verify: boo
         st.fix += " --force"
         return st
     st.fingerprint, st.counts = m.fingerprint, m.counts
-    for name, info in sorted(m.outputs.items()):
-        p = final / name
-        if not p.is_file():
-            st.state, st.reason, st.fix = "corrupt", f"{name} is missing", st.fix + " --force"
-            return st
-        if p.stat().st_size != info.get("size") or (verify and info.get("sha256") and file_sha256(p) != info["sha256"]):
-            st.state, st.reason, st.fix = "corrupt", f"{name} was modified", st.fix + " --force"
-            return st
+    bad = check_outputs(final, m, verify=verify)
+    if bad:
+        st.state, st.reason, st.fix = "corrupt", bad, st.fix + " --force"
+        return st
     for inp in m.inputs:
         if inp["kind"] == "artifact":
             up_key = tuple(inp["key"])
@@ -89,8 +85,16 @@ def artifact_status(ws: Workspace, stage: str, key: tuple[str, ...], verify: boo
             why = _raw_changed(inp)
             if why:
                 st.state, st.reason = "stale", why
+                if why.endswith("is gone"):
+                    # moved (e.g. with the workspace): the same content elsewhere has the same fingerprint,
+                    # so a plain re-run says "up to date"; --force rebuilds it and records the new place
+                    st.reason += " (moved?)"
+                    st.fix += " --force"
                 return st
     st.state, st.fix = "up-to-date", ""
+    enc = m.extra.get("encoder") if isinstance(m.extra, dict) else None
+    if isinstance(enc, dict) and enc.get("weights") == "random-init" and not str(enc.get("encoder", "")).startswith("tiny-"):
+        st.reason = "features from random weights (--allow-random-weights)"
     return st
 
 

@@ -9,11 +9,29 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from cxrgen.workspace.layout import Workspace
 from cxrgen.workspace.status import workspace_status
+
+
+@dataclass
+class Case:
+    """One row of docs/faults.md and one test (tests/faults/test_bad_inputs.py)."""
+    name: str
+    stage: str
+    setup: Callable[[Path, Path], list]   # (tmp, pipeline workspace copy) -> cxrgen args, or ["python", fn]
+    expect: str                           # regex in the one-line error, "ok", or "skip:<json path>=<n>"
+    doc: str                              # outcome as documented
+    code: int = 2                         # expected exit code ("ok" cases: 0)
+    check: Callable | None = None         # (result, tmp, ws) -> None: more assertions (files kept, recovered state)
+    corrupt: tuple[str, ...] = ()         # artifacts the case corrupts on purpose (status may say so)
+
+    @property
+    def skip(self) -> bool:
+        return self.expect.startswith("skip:")
 
 
 def cxrgen_cmd(ws: Path, *args: str) -> list[str]:

@@ -10,28 +10,16 @@ import json
 import os
 import pickle
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pytest
 
+from tests.faults.harness import Case
+
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "faults.md"
-
-
-@dataclass
-class Case:
-    name: str
-    stage: str
-    setup: Callable[[Path, Path], list]   # (tmp, pipeline workspace copy) -> cxrgen args
-    expect: str                           # regex in the one-line error, or "skip:<json path>=<n>"
-    doc: str                              # outcome as documented
-
-    @property
-    def skip(self) -> bool:
-        return self.expect.startswith("skip:")
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -255,7 +243,7 @@ def _pickle_checkpoint(tmp, ws):
     os.environ["CXRGEN_FAULT_MARKER"] = str(tmp / "PWNED")
     (ck / "optimizer.pt").write_bytes(pickle.dumps({"optimizer": _Boom()}))
     return ["train", "--mode", "prefix", "--llm", "tiny-gpt2", "--dataset", "syn", "--encoder", "tiny-medclip-vit",
-            "--run", "evil", "--resume", str(ck)]
+            "--run", "evil", "--resume", str(ck), "--resume-from-other"]
 
 
 def _generate_missing_run(tmp, ws):
@@ -355,6 +343,8 @@ CASES = [
     Case("disk full while writing scores", "score", _disk_full, r"cannot write \(the disk is full\)",
          "error; no partial scores.json"),
 ]
+from tests.faults.hostile import HOSTILE, UPSTREAM  # noqa: E402  (they reuse the helpers above)
+CASES += HOSTILE + UPSTREAM
 
 
 # --- the shared pipeline workspace (prepare → embed → train 2 steps) ------------------------------
@@ -365,7 +355,8 @@ def pipeline(tmp_path_factory):
     steps = [("prepare", "synthetic", "--n", "24", "--name", "syn", "--root", str(ws.parent / "data")),
              ("embed", "--dataset", "syn", "--encoder", "tiny-medclip-vit", "--workers", "0"),
              ("train", "--mode", "prefix", "--llm", "tiny-gpt2", "--dataset", "syn", "--encoder", "tiny-medclip-vit",
-              "--run", "r", "optim.max_steps=2", "optim.batch_size=4")]
+              "--run", "r", "optim.max_steps=2", "optim.batch_size=4"),
+             ("generate", "--run", "r", "--split", "test", "--max-new-tokens", "8")]
     for s in steps:
         r = run_cli(*s, workspace=ws)
         assert r.code == 0, r.err
@@ -392,19 +383,24 @@ def test_bad_input(case: Case, pipeline, tmp_path, monkeypatch):
     from cxrgen.errors import CxrgenError
     from tests.conftest import run_cli
     ws = _copy(pipeline, tmp_path)
-    before = _snapshot(ws)
     args = case.setup(tmp_path, ws)
+    before = _snapshot(ws)
     try:
         if args[0] == "python":  # a reader-level case: call the function directly
             if case.expect == "ok":
-                arr = args[1]()
-                assert arr.dtype == np.float32 and arr.min() >= 0 and arr.max() <= 1 and arr[0, 0] == 1.0
+                out = args[1]()
+                if case.check:
+                    case.check(out, tmp_path, ws)
+                else:
+                    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1 and out[0, 0] == 1.0
                 return
             with pytest.raises(CxrgenError) as e:
                 args[1]()
             msg = str(e.value)
             assert "\n" not in msg
             assert __import__("re").search(case.expect, msg), msg
+            if case.check:
+                case.check(e.value, tmp_path, ws)
             return
         fault = os.environ.pop("CXRGEN_FAULT_ERRNO", None)
         if fault:  # every new file in the workspace fails to be created, as on a full or read-only disk
@@ -419,6 +415,12 @@ def test_bad_input(case: Case, pipeline, tmp_path, monkeypatch):
         monkeypatch.undo()
     finally:
         os.environ.pop("CXRGEN_FAULT_ERRNO", None)
+    if case.expect == "ok":  # a recovered or accepted case: exit code and the check's assertions
+        assert r.code == case.code, (r.code, r.out[-500:], r.err[-2000:])
+        assert "Traceback" not in r.err, r.err
+        if case.check:
+            case.check(r, tmp_path, ws)
+        return
     if case.skip:
         spec = case.expect[len("skip:"):]
         path, _, rest = spec.partition(":")
@@ -430,7 +432,7 @@ def test_bad_input(case: Case, pipeline, tmp_path, monkeypatch):
         assert doc == int(n)
         return
     import re
-    assert r.code == 2, (r.code, r.out[-500:], r.err[-2000:])
+    assert r.code == case.code, (r.code, r.out[-500:], r.err[-2000:])
     assert r.err.startswith("error: ") and r.err.count("\n") == 1 and "Traceback" not in r.err, r.err
     assert re.search(case.expect, r.err), r.err
     # previous artifacts untouched, and nothing half-written under a final name
@@ -439,18 +441,23 @@ def test_bad_input(case: Case, pipeline, tmp_path, monkeypatch):
     from cxrgen.workspace.status import workspace_status
     for st in workspace_status(Workspace(ws)):
         # (stale is fine: some cases edit an input on purpose; corrupt or an unfinished final folder is not)
+        if st.name in case.corrupt:
+            continue
         assert st.state in ("up-to-date", "partial", "stale"), (st.name, st.state, st.reason)
         if st.state == "partial":
             assert st.path.endswith(".partial"), st.name
     assert not (tmp_path / "PWNED").exists()
     assert not (tmp_path / "scores" / "scores.json").exists() and not (tmp_path / "full" / "scores.json").exists()
+    if case.check:
+        case.check(r, tmp_path, ws)
 
 
 def render_doc() -> str:
     lines = ["# Bad inputs and faults: what cxrgen does", "",
              "Generated from `tests/faults/test_bad_inputs.py` (`python tests/faults/test_bad_inputs.py`); each row is a test.",
              "An *error* is one line on stderr (`error: …`), exit code 2, no traceback, no half-written artifact;",
-             "a *skip* is counted in the artifact's stats/manifest.", "",
+             "a *skip* is counted in the artifact's stats/manifest; *recovered*/*accepted* rows exit 0 and the test",
+             "checks the result.", "",
              f"{len(CASES)} cases.", "", "| stage | input | outcome |", "|---|---|---|"]
     lines += [f"| {c.stage} | {c.name} | {c.doc} |" for c in CASES]
     lines += ["", "Crash faults (tests/faults/test_kill.py): `kill -9` at several points of embed, train and generate, then a",
@@ -462,8 +469,8 @@ def test_doc_table_is_current():
     assert DOC.read_text() == render_doc(), "run `python tests/faults/test_bad_inputs.py` to update docs/faults.md"
 
 
-def test_at_least_thirty_cases():
-    assert len(CASES) >= 30 and len({c.name for c in CASES}) == len(CASES)
+def test_at_least_ninety_cases():
+    assert len(CASES) >= 90 and len({c.name for c in CASES}) == len(CASES)
 
 
 if __name__ == "__main__":

@@ -120,8 +120,8 @@ def test_checkpoint_of_another_mode_and_pickles_are_refused(tmp_path):
         def __reduce__(self):
             return (os.system, ("echo pwned",))
     torch.save({"optimizer": Evil()}, step / "optimizer.pt")
-    r = run_cli("train", "--mode", "prefix", "--llm", "tiny-gpt2", "--run", "p2", "--resume", str(step), *SMALL,
-                workspace=ws.root)
+    r = run_cli("train", "--mode", "prefix", "--llm", "tiny-gpt2", "--run", "p2", "--resume", str(step),
+                "--resume-from-other", *SMALL, workspace=ws.root)
     assert r.code == 2 and "optimizer.pt: refused" in r.err and "weights_only=True" in r.err
     assert "\n" not in r.err.strip()
 
