@@ -11,7 +11,7 @@ _cxrgen() {
 }
 _cxrgen_subs() {
   case "$1" in
-    "") echo "audit demo embed generate label list prepare report reproduce score status train";;
+    "") echo "audit demo embed env generate label list prepare report reproduce score status train";;
     "list") echo "datasets encoders labelers llms modes";;
     "prepare") echo "iu mimic synthetic";;
   esac
@@ -22,6 +22,7 @@ _cxrgen_opts() {
     "audit") echo "--dataset --help --images --json --no-images --strict --strict-reports";;
     "demo") echo "--config --force --help --json --n --seed -c";;
     "embed") echo "--allow-random-weights --batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --strict --weights --workers -d -e";;
+    "env") echo "--help --json";;
     "generate") echo "--batch-size --beams --checkpoint --config --dry-run --encoder-weights --force --help --images --images-dir --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split --study-by --views";;
     "label") echo "--field --help --id-field --labeler --labeler-weights --out --tokenizer";;
     "list") echo "--help";;

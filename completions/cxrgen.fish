@@ -3,6 +3,7 @@ complete -c cxrgen -f
 complete -c cxrgen -n '__fish_use_subcommand' -a audit
 complete -c cxrgen -n '__fish_use_subcommand' -a demo
 complete -c cxrgen -n '__fish_use_subcommand' -a embed
+complete -c cxrgen -n '__fish_use_subcommand' -a env
 complete -c cxrgen -n '__fish_use_subcommand' -a generate
 complete -c cxrgen -n '__fish_use_subcommand' -a label
 complete -c cxrgen -n '__fish_use_subcommand' -a list
@@ -51,6 +52,8 @@ complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l weights
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l workers
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -s d
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -s e
+complete -c cxrgen -n '__fish_seen_subcommand_from env' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from env' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l batch-size
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l beams
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l checkpoint

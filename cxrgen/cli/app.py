@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from cxrgen import __version__
-from cxrgen.cli import audit, demo, embed, generate, label, listing, prepare, report, reproduce, score, status, train
+from cxrgen.cli import audit, demo, embed, env, generate, label, listing, prepare, report, reproduce, score, status, train
 
 app = typer.Typer(
     name="cxrgen",
@@ -59,6 +59,7 @@ app.command("label")(label.label)
 app.command("status")(status.status)
 app.command("demo")(demo.demo)
 app.command("reproduce")(reproduce.reproduce)
+app.command("env")(env.env)
 
 
 def main(argv: list[str] | None = None) -> int:

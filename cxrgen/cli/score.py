@@ -50,9 +50,8 @@ def score(
 ) -> None:
     """Score generated reports: BLEU-1..4, METEOR, ROUGE-L, CIDEr (pycocoevalcap, exact) and CheXpert CE.
 
-    Strings are scored as given (cleaning belongs to prepare); CE labels with cxrgen's rule-based labeler
-    or CheXbert from local weights, against the data set's labels and the labeler's labels of the
-    references side by side.
+    Strings are scored as given (cleaning belongs to prepare). CE: cxrgen's rule-based labeler or CheXbert
+    (local weights); data set and labeler reference labels side by side.
     Never uses the network. METEOR needs Java.
 
     Example: cxrgen score preds.jsonl --out scores/ --bootstrap 1000

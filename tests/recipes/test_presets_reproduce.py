@@ -236,6 +236,7 @@ def test_r2gengpt_decoding_presets_match_the_recipe_and_reproduce(ds):
         t = load_config(TrainConfig, CONFIGS / f"r2gengpt-{mode}-{ds}.yaml")
         assert t.select == "val:bleu_4+cider"
         assert {k: getattr(t.select_decoding, k) for k in DECODING[ds]} == DECODING[ds]
+        assert t.select_decoding.truncate_references == t.max_len == {"iu": 60, "mimic": 100}[ds]
 
 
 @pytest.mark.e2e
