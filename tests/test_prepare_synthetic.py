@@ -176,5 +176,5 @@ def test_a_marker_without_a_file_list_is_reused_but_never_deleted(cli, ws, tmp_p
     assert cli("prepare", "synthetic", "--n", "5", "--root", root, "--name", "old").code == 0  # same params: reused
     assert json.loads((root / "synthetic.json").read_text()) == doc["params"]
     r = cli("prepare", "synthetic", "--n", "6", "--root", root, "--name", "old")
-    assert r.code == 2 and f"{root}: not empty and not written by cxrgen (no valid synthetic.json)" in r.err
+    assert r.code == 3 and f"{root}: not empty and not written by cxrgen (no valid synthetic.json)" in r.err
     assert (root / "ground_truth.jsonl").is_file()
