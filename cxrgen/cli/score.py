@@ -15,7 +15,7 @@ def score(
     preds: Optional[Path] = typer.Argument(None, help="A preds.jsonl (id, prediction, reference per line); "
                                                       "omit it to score a workspace run with --run/--split.",
                                            show_default=False),
-    run: Optional[str] = typer.Option(None, "--run", help="Workspace mode: score generate/<run>/<split>/preds.jsonl."),
+    run: Optional[str] = typer.Option(None, "--run", "--run-name", help="Workspace mode: score generate/<run>/<split>/preds.jsonl."),
     split: Optional[str] = typer.Option(None, "--split", help="Workspace mode: split (default test)."),
     out: Optional[Path] = typer.Option(None, "--out", help="File mode: folder for scores.json and per_sample.jsonl "
                                                            "(default: print only)."),

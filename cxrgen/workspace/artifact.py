@@ -158,17 +158,13 @@ class ArtifactBuild:
             self._lock.release()
 
     # ---------------------------------------------------------------------------------
-    def commit(self, outputs: list[str], counts: dict | None = None, extra: dict | None = None,
-               hash_outputs: bool = True) -> Manifest:
+    def commit(self, outputs: list[str], counts: dict | None = None, extra: dict | None = None) -> Manifest:
         """Write the manifest (last), then move the finished folder into place."""
         m = Manifest(stage=self.stage, key=list(self.key), fingerprint=self.fingerprint,
                      config_hash=self.config_hash, config=semantic_dict(self.cfg), inputs=self.inputs,
                      counts=counts or {}, extra=extra or {}, started=self.started, finished=_now())
         drop_temp_files(self.work_dir)  # a kill mid-write in a resumed folder must not commit a temp file
-        if hash_outputs:
-            m.hash_outputs(self.work_dir, outputs)
-        else:
-            m.outputs = {n: {"size": (self.work_dir / n).stat().st_size} for n in outputs}
+        m.hash_outputs(self.work_dir, outputs)
         (self.work_dir / PROGRESS).unlink(missing_ok=True)
         m.write(self.work_dir)
         self._swap_in()

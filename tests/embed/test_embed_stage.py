@@ -171,5 +171,5 @@ def test_bad_options_are_config_errors(prepared):
     ws, _ = prepared(2)
     r = _embed(ws, "--batch-size", "0")
     assert r.code == 2 and "--batch-size must be ≥ 1, got 0" in r.err
-    r = run_cli("embed", "--dataset", "fixture", "--encoder", ENC, "--weights", "./nope.bin", "--dry-run", workspace=ws)
-    assert r.code == 2 and "--weights ./nope.bin: no such file or directory" in r.err
+    r = run_cli("embed", "--dataset", "fixture", "--encoder", ENC, "--encoder-weights", "./nope.bin", "--dry-run", workspace=ws)
+    assert r.code == 2 and "--encoder-weights ./nope.bin: no such file or directory" in r.err

@@ -634,8 +634,8 @@ HOSTILE = [
          check=lambda out, tmp, ws: None if len(set(out)) == 1 else (_ for _ in ()).throw(AssertionError("differ"))),
     Case("data set moved away", "status", _moved_data, "ok", "stale, and the fix says --force (a plain re-run would "
          "say up to date)", code=0, check=_status_says_force),
-    Case("real encoder without --weights", "embed", lambda tmp, ws: EMBED[:2] + ["syn", "--encoder", "medclip-vit"],
-         r"encoder 'medclip-vit' has no weights \(give --weights FILE\|DIR\).*--allow-random-weights",
+    Case("real encoder without --encoder-weights", "embed", lambda tmp, ws: EMBED[:2] + ["syn", "--encoder", "medclip-vit"],
+         r"encoder 'medclip-vit' has no weights \(give --encoder-weights FILE\|DIR\).*--allow-random-weights",
          "refused unless --allow-random-weights (tiny-* excepted)"),
     Case("status of features made with --allow-random-weights", "status", _random_weights_status, "ok",
          "up-to-date, and the reason says the weights were random", check=_says_random),

@@ -97,4 +97,4 @@ def test_bad_inputs_are_one_line(trained, tmp_path):
     assert r.code == 3 and "broken.png" in r.err and r.err.count("\n") == 1
     r = run_cli("generate", "--run", RUN, "--images", str(tmp_path / "broken.png"), "--encoder-weights",
                 str(tmp_path / "broken.png"), "--views", "frontal", workspace=trained)
-    assert r.code == 2 and r.err.count("\n") == 1
+    assert r.code == 3 and r.err.count("\n") == 1
