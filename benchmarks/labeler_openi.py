@@ -80,10 +80,12 @@ def main() -> None:
         "tags omit (e.g. \"heart size at the upper limits of normal\" is uncertain Cardiomegaly for the labeler, "
         "untagged in MeSH; \"scattered calcified nodules compatible with granulomatous disease\" is a Lung Lesion "
         "mention tagged only `calcified granuloma`; a \"nodular opacity\" tagged only `opacity`).",
-        "- Most of the rule fixes add *negative* labels (0 instead of blank: \"heart size, mediastinal contour, and "
-        "pulmonary vascularity are within normal limits\" now gives Cardiomegaly 0 and Enlarged Cardiomediastinum 0) "
-        "or turn 1 into -1; neither moves these positive-vs-negative scores. The per-kind test corpus "
-        "(tests/score/data/labeler_kinds.jsonl) is where the kinds are checked sentence by sentence.",
+        "- Edema precision rises because a finding inside a coordinated subject of a normal predicate is negated "
+        "(\"heart size and pulmonary vascular engorgement appear within limits of normal\", a template of about 20 "
+        "OpenI reports, was Edema 1). Most other fixes add *negative* labels (0 instead of blank: \"heart size, "
+        "mediastinal contour, and pulmonary vascularity are within normal limits\" now gives Cardiomegaly 0 and "
+        "Enlarged Cardiomediastinum 0) or turn 1 into -1, which these positive-vs-negative scores do not see; the "
+        "per-kind test corpus (tests/score/data/labeler_kinds.jsonl) checks the kinds sentence by sentence.",
         "- \"Normal\" compares MeSH `normal` with No Finding = 1 (no finding among the 13 others except Support "
         "Devices, and no other asserted abnormality such as granuloma, scoliosis, emphysema or a bone lesion).",
         "- Edema includes MeSH `pulmonary congestion` (vascular congestion is labelled Edema, as CheXpert does); "

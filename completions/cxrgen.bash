@@ -11,7 +11,7 @@ _cxrgen() {
 }
 _cxrgen_subs() {
   case "$1" in
-    "") echo "audit demo embed generate label list prepare report reproduce score status train";;
+    "") echo "audit demo embed env generate label list prepare report reproduce score status train";;
     "list") echo "datasets encoders labelers llms modes";;
     "prepare") echo "iu mimic synthetic";;
   esac
@@ -21,8 +21,9 @@ _cxrgen_opts() {
     "") echo "--help --install-completion --show-completion --verbose --verify --version --workspace -v -w";;
     "audit") echo "--dataset --help --images --json --no-images --strict --strict-reports";;
     "demo") echo "--config --force --help --json --n --seed -c";;
-    "embed") echo "--allow-random-weights --batch-size --config --dataset --device --dry-run --dtype --encoder --force --help --on-error --strict --weights --workers -d -e";;
-    "generate") echo "--batch-size --beams --checkpoint --config --dry-run --encoder-weights --force --help --images --images-dir --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split --study-by --views";;
+    "embed") echo "--allow-random-weights --batch-size --config --dataset --device --dry-run --dtype --encoder --encoder-weights --force --help --json --on-error --strict --workers -c -d -e";;
+    "env") echo "--help --json";;
+    "generate") echo "--batch-size --beams --checkpoint --config --device --dry-run --encoder-weights --force --help --images --images-dir --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split --study-by --views -c";;
     "label") echo "--field --help --id-field --labeler --labeler-weights --out --tokenizer";;
     "list") echo "--help";;
     "list datasets") echo "--help --json";;
@@ -36,9 +37,9 @@ _cxrgen_opts() {
     "prepare synthetic") echo "--clean --config --dry-run --force --help --keep-priors --layout --n --name --per-image --per-study --prior-mentions --remove-priors --root --sections --seed --strict --views -c";;
     "report") echo "--compare --config --force --help --json --max-studies --no-redact --redact --run --run-name --split --thumbnail-size -c";;
     "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-images --mimic-root";;
-    "score") echo "--bootstrap --compare --config --convention --force --help --json --labeler --labeler-weights --max-report-chars --metrics --out --permutations --records --reference-labels --reference-tokenizer --run --seed --split --tokenize --tokenizer --truncate-references --uncertain -c";;
+    "score") echo "--bootstrap --compare --config --convention --force --help --json --labeler --labeler-weights --max-report-chars --metrics --out --permutations --records --reference-labels --reference-tokenizer --run --run-name --seed --split --tokenize --tokenizer --truncate-references --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
-    "train") echo "--config --dataset --dry-run --encoder --force --help --json --llm --mode --resume --resume-from-other --run --run-name --seed --weights";;
+    "train") echo "--batch-size --config --dataset --device --dry-run --encoder --encoder-weights --force --help --json --llm --llm-weights --mode --resume --resume-from-other --run --run-name --seed --workers -c";;
   esac
 }
 complete -o default -F _cxrgen cxrgen

@@ -3,6 +3,7 @@ complete -c cxrgen -f
 complete -c cxrgen -n '__fish_use_subcommand' -a audit
 complete -c cxrgen -n '__fish_use_subcommand' -a demo
 complete -c cxrgen -n '__fish_use_subcommand' -a embed
+complete -c cxrgen -n '__fish_use_subcommand' -a env
 complete -c cxrgen -n '__fish_use_subcommand' -a generate
 complete -c cxrgen -n '__fish_use_subcommand' -a label
 complete -c cxrgen -n '__fish_use_subcommand' -a list
@@ -43,18 +44,23 @@ complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l device
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l dry-run
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l dtype
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l encoder
+complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l encoder-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l on-error
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l strict
-complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l weights
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -l workers
+complete -c cxrgen -n '__fish_seen_subcommand_from embed' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -s d
 complete -c cxrgen -n '__fish_seen_subcommand_from embed' -s e
+complete -c cxrgen -n '__fish_seen_subcommand_from env' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from env' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l batch-size
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l beams
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l checkpoint
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l config
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l device
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l dry-run
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l encoder-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l force
@@ -74,6 +80,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l shuffle-features
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l study-by
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l views
+complete -c cxrgen -n '__fish_seen_subcommand_from generate' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l field
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l id-field
@@ -202,6 +209,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from score' -l records
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l reference-labels
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l reference-tokenizer
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l run
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l tokenize
@@ -214,18 +222,23 @@ complete -c cxrgen -n '__fish_seen_subcommand_from status' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from status' -l quiet
 complete -c cxrgen -n '__fish_seen_subcommand_from status' -l verify
 complete -c cxrgen -n '__fish_seen_subcommand_from status' -s q
+complete -c cxrgen -n '__fish_seen_subcommand_from train' -l batch-size
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l dataset
+complete -c cxrgen -n '__fish_seen_subcommand_from train' -l device
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l dry-run
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l encoder
+complete -c cxrgen -n '__fish_seen_subcommand_from train' -l encoder-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l llm
+complete -c cxrgen -n '__fish_seen_subcommand_from train' -l llm-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l mode
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l resume
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l resume-from-other
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l run
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l run-name
 complete -c cxrgen -n '__fish_seen_subcommand_from train' -l seed
-complete -c cxrgen -n '__fish_seen_subcommand_from train' -l weights
+complete -c cxrgen -n '__fish_seen_subcommand_from train' -l workers
+complete -c cxrgen -n '__fish_seen_subcommand_from train' -s c

@@ -1,7 +1,23 @@
-"""The error hierarchy. The CLI prints a CxrgenError as one line and exits with its code.
+"""The error hierarchy. The CLI prints a CxrgenError as one line and exits with its kind's code.
 
 Every message names the thing at fault (file, key, value), the problem and the fix, e.g.
 ``records.jsonl line 12: missing field 'id' (re-run `cxrgen prepare …`)``.
+
+Exit codes (also in the README), so scripts and SLURM jobs can tell the kinds apart:
+
+==  =====================================================================================
+0   success
+1   an unexpected error (a bug: a traceback is printed)
+2   usage or config: unknown option/key, bad value (:class:`ConfigError`)
+3   bad input data or checkpoint (:class:`InputError`, :class:`EmptyResultError`,
+    :class:`CheckpointError`)
+4   a missing, partial or stale upstream artifact (:class:`MissingArtifactError`)
+5   a missing optional dependency or program (:class:`DependencyError`)
+6   the workspace cannot be written: disk full, read-only (:class:`WorkspaceWriteError`)
+75  another process holds the artifact's lock: retry later (:class:`WorkspaceLockedError`;
+    75 is ``EX_TEMPFAIL`` of sysexits.h, so a SLURM script can requeue on it)
+130 interrupted (Ctrl-C, or ``CXRGEN_FAIL_AT``); the work folder is kept for resume
+==  =====================================================================================
 """
 
 from __future__ import annotations
@@ -20,25 +36,37 @@ class ConfigError(CxrgenError, ValueError):
 class InputError(CxrgenError, ValueError):
     """Bad input data: a malformed file, a missing column, a path escaping its root, …"""
 
+    exit_code = 3
+
 
 class MissingArtifactError(CxrgenError, FileNotFoundError):
     """An upstream artifact is missing, partial or stale; the message names the command to run."""
 
+    exit_code = 4
+
 
 class WorkspaceLockedError(CxrgenError):
-    """Another process is writing the same stage directory."""
+    """Another process is writing the same stage directory (retryable)."""
+
+    exit_code = 75
 
 
 class CheckpointError(CxrgenError):
     """A checkpoint that cannot be loaded safely (wrong mode, pickled code, missing files)."""
 
+    exit_code = 3
+
 
 class DependencyError(CxrgenError, ImportError):
     """An optional dependency or external program (java, bitsandbytes) is missing."""
 
+    exit_code = 5
+
 
 class WorkspaceWriteError(CxrgenError, OSError):
     """The workspace cannot be written (disk full, read-only); previous artifacts are untouched."""
+
+    exit_code = 6
 
 
 class DivergedError(CxrgenError):

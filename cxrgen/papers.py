@@ -129,8 +129,8 @@ _R2_STATED = {"shallow": "4.2M trainable (Table 2)", "delta": "5.0M trainable (T
               "deep": "90.9M trainable (Table 2)"}
 _R2_MAXLEN = {"iu": 60, "mimic": 100}
 _R2_DIFFERS = (
-    "validation references are scored whole during checkpoint selection; the released code cuts them to "
-    "max_length tokens there too (the test scores are cut, as released)",
+    "validation runs at each epoch end of cxrgen's val split, as released; the val split is whatever "
+    "prepare produced (IU without --annotation: a seeded split, not R2Gen's 296 reports)",
 )
 _R2_IU_DIFFERS = (
     "split: R2Gen's annotation.json when --annotation is given (2,069 / 296 / 590), else a seeded 70/10/20 "

@@ -109,7 +109,7 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
         if not weights and not encoder.startswith("tiny-"):
             raise ConfigError(f"{s.name} needs --encoder-weights (the {encoder} weights file)")
         if weights:
-            emb += ["--weights", weights]
+            emb += ["--encoder-weights", weights]
         cmds.append(ws + emb)
     train = ["train", "--config", str(preset), f"run={s.name}"]
     if s.data_name:

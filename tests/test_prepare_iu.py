@@ -163,7 +163,7 @@ def test_kaggle_projection_path_escaping_root(cli, ws, tmp_path):
     d = _kaggle(tmp_path)
     (d / "indiana_projections.csv").write_text("uid,filename,projection\n1,../../secret.png,Frontal\n")
     r = cli("prepare", "iu", "--reports", d / "indiana_reports.csv", "--images", d / "images")
-    assert r.code == 2 and "indiana_projections.csv line 2: image path '../../secret.png' escapes its root" in r.err
+    assert r.code == 3 and "indiana_projections.csv line 2: image path '../../secret.png' escapes its root" in r.err
 
 
 def test_duplicate_uid_and_non_utf8_csv(cli, ws, tmp_path):
@@ -171,10 +171,10 @@ def test_duplicate_uid_and_non_utf8_csv(cli, ws, tmp_path):
     text = (d / "indiana_reports.csv").read_text()
     (d / "indiana_reports.csv").write_text(text + "3,normal,normal,Xray,,,Dup.,Dup.\n")
     r = cli("prepare", "iu", "--reports", d / "indiana_reports.csv")
-    assert r.code == 2 and "line 6: duplicate report id CXR3" in r.err
+    assert r.code == 3 and "line 6: duplicate report id CXR3" in r.err
     (d / "indiana_reports.csv").write_bytes(text.encode() + b"4,normal,normal,X,,,Caf\xe9.,x\n")
     r = cli("prepare", "iu", "--reports", d / "indiana_reports.csv")
-    assert r.code == 2 and "indiana_reports.csv line 6: not UTF-8 text" in r.err
+    assert r.code == 3 and "indiana_reports.csv line 6: not UTF-8 text" in r.err
     assert not (ws / "prepare").exists() or not any((ws / "prepare").iterdir())
 
 
@@ -192,7 +192,7 @@ def test_xml_folder_malformed_file_skip_or_fail(cli, ws, tmp_path):
     stats = json.loads((ws / "prepare/iu/stats.json").read_text())
     assert stats["dropped"] == {"unreadable report (not UTF-8 / malformed)": 1}
     r = cli("prepare", "iu", "--reports", d, "on_error=fail", "--name", "strict")
-    assert r.code == 2 and "3.xml line 2: malformed XML" in r.err
+    assert r.code == 3 and "3.xml line 2: malformed XML" in r.err
 
 
 def test_xml_image_id_escaping_the_image_folder(cli, tmp_path):
@@ -201,11 +201,11 @@ def test_xml_image_id_escaping_the_image_folder(cli, tmp_path):
     (d / "9.xml").write_text('<eCitation><uId id="CXR9"/><Abstract><AbstractText Label="FINDINGS">Clear.'
                              '</AbstractText></Abstract><parentImage id="../../etc/x"/></eCitation>')
     r = cli("prepare", "iu", "--reports", d)
-    assert r.code == 2 and "9.xml: image id '../../etc/x' is not a plain file name" in r.err
+    assert r.code == 3 and "9.xml: image id '../../etc/x' is not a plain file name" in r.err
 
 
 def test_unreadable_tgz(cli, tmp_path):
     bad = tmp_path / "NLMCXR_reports.tgz"
     bad.write_bytes(b"\x1f\x8b\x08 broken")
     r = cli("prepare", "iu", "--reports", bad)
-    assert r.code == 2 and "not a readable .tgz" in r.err
+    assert r.code == 3 and "not a readable .tgz" in r.err

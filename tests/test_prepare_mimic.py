@@ -140,7 +140,7 @@ def test_reuse_when_up_to_date_and_stale_after_label_change(cli, ws, tmp_path):
 
 def _error(cli, ws, *args):
     r = cli("prepare", "mimic", *args)
-    assert r.code == 2 and r.err.startswith("error: ") and r.err.count("\n") == 1 and "Traceback" not in r.err
+    assert r.code == 3 and r.err.startswith("error: ") and r.err.count("\n") == 1 and "Traceback" not in r.err
     return r.err
 
 

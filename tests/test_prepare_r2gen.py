@@ -163,7 +163,7 @@ def test_r2gen_iu_copy_from_the_annotation_alone(tmp_path, cli, ws):
 def test_bad_annotation_is_one_line_naming_the_file(tmp_path, cli, ws, ann, msg):
     (tmp_path / "annotation.json").write_text(json.dumps(ann))
     r = cli("prepare", "iu", "--annotation", tmp_path / "annotation.json")
-    assert r.code == 2 and f"{tmp_path / 'annotation.json'}: " in r.err and msg in r.err, r.err
+    assert r.code == 3 and f"{tmp_path / 'annotation.json'}: " in r.err and msg in r.err, r.err
     assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
     assert not (ws / "prepare" / "iu").exists()
 
@@ -173,7 +173,7 @@ def test_empty_images_folder_is_an_error_naming_the_top_drop_reason(tmp_path, cl
     empty = tmp_path / "empty"
     empty.mkdir()
     r = cli("prepare", "iu", "--annotation", ann, "--images", empty)
-    assert r.code == 2
+    assert r.code == 3
     assert "prepare/iu: 0 of 4 studies kept: image file missing ×4; check --images" in r.err, r.err
     assert "written" not in r.out + r.err and not (ws / "prepare" / "iu").exists()
 
@@ -186,7 +186,7 @@ def test_r2gen_folders_without_the_annotation_say_so(tmp_path, cli, ws):
         for name in ("ecgen-radiology/1.xml", "ecgen-radiology/10.xml", "ecgen-radiology/104.xml"):
             (d / Path(name).name).write_bytes(tar.extractfile(name).read())
     r = cli("prepare", "iu", "--reports", d, "--images", tmp_path / "iu_xray" / "images")
-    assert r.code == 2
+    assert r.code == 3
     assert re.search(r"0 of 3 studies kept: image file missing ×3; \S+images holds R2Gen-style folders "
                      r"\(<id>/0.png\): pass --annotation annotation.json", r.err), r.err
     assert not (ws / "prepare" / "iu").exists()
@@ -201,7 +201,7 @@ def test_lopsided_result_warns_and_strict_refuses(tmp_path, cli, ws, caplog):
     assert r.code == 0 and "prepare/iu: image file missing dropped 3 of 4 studies (75%)" in caplog.text
     assert [x["id"] for x in _records(ws)] == ["CXR104_IM-0031-0001"]
     r = cli("prepare", "iu", "--annotation", ann, "--strict", "--name", "strict")
-    assert r.code == 2 and "image file missing dropped 3 of 4 studies (75%)" in r.err and "(--strict)" in r.err
+    assert r.code == 3 and "image file missing dropped 3 of 4 studies (75%)" in r.err and "(--strict)" in r.err
     assert not (ws / "prepare" / "strict").exists()
 
 
@@ -212,7 +212,7 @@ def test_embed_refuses_to_write_zero_images(tmp_path, cli, ws):
     assert cli("prepare", "iu", "--annotation", ann).code == 0
     r = cli("embed", "--dataset", "iu", "--encoder", "tiny-medclip-vit", "--workers", "0", "--device", "cpu",
             "--on-error", "skip")
-    assert r.code == 2 and "embed/iu/tiny-medclip-vit: 0 of 7 images kept: unreadable image ×7; e.g. " in r.err, r.err
+    assert r.code == 3 and "embed/iu/tiny-medclip-vit: 0 of 7 images kept: unreadable image ×7; e.g. " in r.err, r.err
     assert not (ws / "embed" / "iu" / "tiny-medclip-vit" / "features.h5").exists()
 
 
@@ -274,7 +274,7 @@ def test_r2gen_mimic_copy_alone_and_with_r2gen_cleaner(tmp_path, cli, ws):
     assert json.loads((ws / "prepare/r2gen/stats.json").read_text())["clean"] == "r2gen-mimic"
     # views are unknown without --root: asking for AP/PA drops everything, and says why
     r = cli("prepare", "mimic", "--annotation", ann, "--views", "AP,PA", "--name", "frontal")
-    assert r.code == 2 and "0 of 5 studies kept: no AP/PA image ×5; views are known only with --root" in r.err
+    assert r.code == 3 and "0 of 5 studies kept: no AP/PA image ×5; views are known only with --root" in r.err
 
 
 def test_r2gen_mimic_bad_annotation(tmp_path, cli, ws):
@@ -283,14 +283,14 @@ def test_r2gen_mimic_bad_annotation(tmp_path, cli, ws):
     del data["val"][0]["study_id"]
     ann.write_text(json.dumps(data))
     r = cli("prepare", "mimic", "--annotation", ann)
-    assert r.code == 2 and f"{ann}: val[0] ('d2-ap') has no 'study_id'" in r.err
+    assert r.code == 3 and f"{ann}: val[0] ('d2-ap') has no 'study_id'" in r.err
     assert not (ws / "prepare" / "mimic").exists()
 
 
 def test_images_parent_folder_is_pointed_at_its_images_subfolder(tmp_path, cli, ws):
     ann = _iu_tree(tmp_path / "iu_xray")
     r = cli("prepare", "iu", "--annotation", ann, "--images", tmp_path / "iu_xray")
-    assert r.code == 2
+    assert r.code == 3
     assert (f"0 of 4 studies kept: image file missing ×4; pass --images {tmp_path / 'iu_xray' / 'images'} "
             "(the folder the image paths start in)") in r.err, r.err
     r = cli("prepare", "mimic", "--root", tmp_path, "--images", tmp_path)
@@ -347,11 +347,11 @@ def test_generate_refuses_zero_predictions(tmp_path, cli, ws):
 def test_the_other_copys_annotation_names_the_right_command(tmp_path, cli, ws):
     mimic = _mimic_tree(tmp_path / "mimic_cxr")
     r = cli("prepare", "iu", "--annotation", mimic)
-    assert r.code == 2 and (f"{mimic}: entries carry study_id and subject_id: this is R2Gen's mimic_cxr annotation; "
+    assert r.code == 3 and (f"{mimic}: entries carry study_id and subject_id: this is R2Gen's mimic_cxr annotation; "
                             f"run `cxrgen prepare mimic --annotation {mimic}`") in r.err
     iu = _iu_tree(tmp_path / "iu_xray")
     r = cli("prepare", "mimic", "--annotation", iu)
-    assert r.code == 2 and "this looks like R2Gen's iu_xray annotation; run `cxrgen prepare iu --annotation" in r.err
+    assert r.code == 3 and "this looks like R2Gen's iu_xray annotation; run `cxrgen prepare iu --annotation" in r.err
     assert not (ws / "prepare").exists() or not any((ws / "prepare").iterdir())
 
 
@@ -363,7 +363,7 @@ def test_embed_warns_when_most_images_are_unreadable_and_strict_refuses(tmp_path
     args = ("embed", "--dataset", "iu", "--encoder", "tiny-medclip-vit", "--workers", "0", "--device", "cpu",
             "--on-error", "skip")
     r = cli(*args, "--strict")
-    assert r.code == 2 and "embed/iu/tiny-medclip-vit: unreadable image dropped 4 of 7 images (57%)" in r.err, r.err
+    assert r.code == 3 and "embed/iu/tiny-medclip-vit: unreadable image dropped 4 of 7 images (57%)" in r.err, r.err
     assert "(--strict)" in r.err and not (ws / "embed/iu/tiny-medclip-vit/features.h5").exists()
     r = cli(*args)
     assert r.code == 0 and "3 of 7 images, 4 skipped" in r.out

@@ -152,7 +152,7 @@ def test_dry_run_writes_nothing_and_foreign_root_is_refused(cli, ws, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.txt").write_text("keep me")
     r = cli("prepare", "synthetic", "--n", "20", "--root", tmp_path / "mine")
-    assert r.code == 2 and "not empty and not written by cxrgen" in r.err
+    assert r.code == 3 and "not empty and not written by cxrgen" in r.err
     assert (tmp_path / "mine" / "thesis.txt").read_text() == "keep me"
 
 

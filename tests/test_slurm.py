@@ -46,7 +46,7 @@ def test_launch_lines(fakebin):
                    "--run-name delta-llama2-7b-chat-iu --resume auto")
     out = render(REPO / "examples/slurm/embed-single.sbatch", fakebin, GPUS_PER_NODE="4", WEIGHTS="/w/medclip.bin")
     assert out == ("srun torchrun --standalone --nproc_per_node 4 -m cxrgen embed --dataset mimic "
-                   "--encoder medclip-vit --weights /w/medclip.bin")
+                   "--encoder medclip-vit --encoder-weights /w/medclip.bin")
     out = render(REPO / "examples/slurm/generate-multi.sbatch", fakebin, RUN="r1", BEAMS="3")
     assert out == "srun python -m cxrgen generate --run r1 --split test --beams 3"
     out = render(REPO / "examples/slurm/prepare-single.sbatch", fakebin)

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from cxrgen import __version__
-from cxrgen.cli import audit, demo, embed, generate, label, listing, prepare, report, reproduce, score, status, train
+from cxrgen.cli import audit, demo, embed, env, generate, label, listing, prepare, report, reproduce, score, status, train
 
 app = typer.Typer(
     name="cxrgen",
@@ -41,9 +41,8 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     ctx.obj = {"workspace": workspace, "verbose": verbose}
-    if verify:  # an environment variable, so torchrun workers and subprocesses verify too
-        import os
-        os.environ["CXRGEN_VERIFY"] = "1"
+    from cxrgen.workspace.artifact import set_verify
+    set_verify(verify)
     from cxrgen.utils.log import setup
     setup(verbose)
 
@@ -60,6 +59,7 @@ app.command("label")(label.label)
 app.command("status")(status.status)
 app.command("demo")(demo.demo)
 app.command("reproduce")(reproduce.reproduce)
+app.command("env")(env.env)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,6 +51,9 @@ def demo(
     for label, m in summary["results"].items():
         t.add_row(label, *(f"{m.get(k, float('nan')):.3f}" for k, _ in stage.COLUMNS))
     con.print(t)
+    if summary.get("ce"):
+        ce = summary["ce"]
+        con.print(f"CE columns: {ce['reference']}, uncertain={ce['uncertain']}, labeler {ce['labeler']}.")
     con.print(f"Times (s): {summary['timings']}")
     con.print(f"Next: `cxrgen --workspace {ws.root} status` lists every artifact; predictions are in "
               f"{ws.root}/generate/{stage.RUN}/test/preds.jsonl, scores in {ws.root}/score/{stage.RUN}/test/scores.json; "

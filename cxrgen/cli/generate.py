@@ -26,9 +26,10 @@ def generate(
                                                     help="control: each study gets another study's features"),
     limit: Optional[int] = typer.Option(None, "--limit", help="only the first N records of the split"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="studies per batch"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML with GenerateConfig keys"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with GenerateConfig keys"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (default)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print what would be generated"),
-    json_out: bool = typer.Option(False, "--json", help="with --dry-run: one JSON object"),
+    json_out: bool = typer.Option(False, "--json", help="print the plan (--dry-run) or the manifest as JSON"),
     force: bool = typer.Option(False, "--force", help="regenerate even if up to date"),
     images: Optional[List[str]] = typer.Option(None, "--images", help="new image files (DICOM/PNG/JPEG) never prepared: "
                                                "a report per study, printed (--images a.dcm b.jpg …)"),
@@ -56,15 +57,19 @@ def generate(
     cfg = build_config(GenerateConfig, config, overrides, run=run, split=split, checkpoint=checkpoint, beams=beams,
                        max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens,
                        repetition_penalty=repetition_penalty, length_penalty=length_penalty,
-                       shuffle_features=shuffle_features, limit=limit, batch_size=batch_size)
+                       shuffle_features=shuffle_features, limit=limit, batch_size=batch_size, device=device)
     if images or images_dir:
         from cxrgen.cli.common import csv_list
         return _new_images(ctx, cfg, files, images_dir, csv_list(views) or ("frontal", "lateral"),
                            study_by or "folder", encoder_weights or "", json_out)
     from cxrgen.stages import generate as stage
     from cxrgen.utils import dist
-    echo = (lambda s: console().print(s)) if dist.is_main() else None
+    echo = (lambda s: console().print(s)) if dist.is_main() and not json_out else None
     res = stage.run(cfg, ws=workspace(ctx), force=force, dry_run=dry_run, echo=echo)
+    if json_out and not dry_run and res is not None:
+        import dataclasses
+        emit_json(dataclasses.asdict(res))
+        return
     if dry_run:
         if json_out:
             emit_json(res)

@@ -15,7 +15,7 @@ def score(
     preds: Optional[Path] = typer.Argument(None, help="A preds.jsonl (id, prediction, reference per line); "
                                                       "omit it to score a workspace run with --run/--split.",
                                            show_default=False),
-    run: Optional[str] = typer.Option(None, "--run", help="Workspace mode: score generate/<run>/<split>/preds.jsonl."),
+    run: Optional[str] = typer.Option(None, "--run", "--run-name", help="Workspace mode: score generate/<run>/<split>/preds.jsonl."),
     split: Optional[str] = typer.Option(None, "--split", help="Workspace mode: split (default test)."),
     out: Optional[Path] = typer.Option(None, "--out", help="File mode: folder for scores.json and per_sample.jsonl "
                                                            "(default: print only)."),
@@ -50,9 +50,8 @@ def score(
 ) -> None:
     """Score generated reports: BLEU-1..4, METEOR, ROUGE-L, CIDEr (pycocoevalcap, exact) and CheXpert CE.
 
-    Strings are scored as given (cleaning belongs to prepare); CE labels with cxrgen's rule-based labeler
-    or CheXbert from local weights, against the data set's labels and the labeler's labels of the
-    references side by side.
+    Strings are scored as given (cleaning belongs to prepare). CE: cxrgen's rule-based labeler or CheXbert
+    (local weights); data set and labeler reference labels side by side.
     Never uses the network. METEOR needs Java.
 
     Example: cxrgen score preds.jsonl --out scores/ --bootstrap 1000

@@ -16,17 +16,22 @@ def train(
                                                     show_default=False),
     mode: Optional[str] = typer.Option(None, "--mode", help="training recipe: prefix, finetune, … (`cxrgen list modes`)"),
     llm: Optional[str] = typer.Option(None, "--llm", help="LLM alias, Hugging Face id or local dir (`cxrgen list llms`)"),
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (cxrgen/presets/*.yaml)"),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (cxrgen/presets/*.yaml)"),
     run: Optional[str] = typer.Option(None, "--run", "--run-name", help="run name (default: <mode>-<llm>-<dataset>; under torchrun write --run-name, since torchrun mistakes --run for its --run-path)"),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="prepared data set (default: synthetic)"),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="embed artifact to read (default: the recipe's)"),
-    weights: Optional[str] = typer.Option(None, "--weights", help="local folder with the LLM's weights"),
+    weights: Optional[str] = typer.Option(None, "--llm-weights", help="local folder with the LLM's weights"),
+    encoder_weights: Optional[str] = typer.Option(None, "--encoder-weights",
+                                                  help="delta/deep: weights of the Swin run on the fly (HF id, folder or file)"),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (default)"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="micro-batch per process (optim.batch_size)"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="DataLoader workers (default 0)"),
     seed: Optional[int] = typer.Option(None, "--seed", help="seed for init, data order and dropout"),
     resume: str = typer.Option("auto", "--resume", help="auto (continue a partial run), never, or a checkpoint folder"),
     resume_from_other: bool = typer.Option(False, "--resume-from-other",
                                            help="allow --resume FOLDER to be another run's checkpoint (recorded in the manifest)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print parameters and memory estimate; train nothing"),
-    json_out: bool = typer.Option(False, "--json", help="with --dry-run: one JSON object"),
+    json_out: bool = typer.Option(False, "--json", help="print the plan (--dry-run) or the manifest as JSON"),
     force: bool = typer.Option(False, "--force", help="retrain even if the run is up to date"),
 ) -> None:
     """Train a report generator: image features → mapper → LLM.
@@ -40,13 +45,18 @@ def train(
     """
     from cxrgen.config.schema import TrainConfig
     cfg = build_config(TrainConfig, config, overrides, mode=mode, llm=llm, run=run, dataset=dataset,
-                       encoder=encoder, weights=weights, seed=seed)
+                       encoder=encoder, weights=weights, encoder_weights=encoder_weights, seed=seed, device=device,
+                       workers=workers, optim={"batch_size": batch_size} if batch_size is not None else None)
     from cxrgen.stages import train as stage
     from cxrgen.utils import dist
     ws = workspace(ctx)
-    echo = (lambda s: console().print(s)) if dist.is_main() else None
+    echo = (lambda s: console().print(s)) if dist.is_main() and not json_out else None
     res = stage.run(cfg, ws=ws, force=force, dry_run=dry_run, resume=resume, echo=echo,
                     resume_from_other=resume_from_other)
+    if json_out and not dry_run and res is not None:
+        import dataclasses
+        emit_json(dataclasses.asdict(res))
+        return
     if dry_run:
         if json_out:
             emit_json(res)

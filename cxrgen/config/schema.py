@@ -113,6 +113,8 @@ class SelectDecoding:
     min_new_tokens: int = F(0, "minimum generated tokens")
     repetition_penalty: float = F(1.0, "repetition penalty (R2GenGPT: 2.0)")
     length_penalty: float = F(1.0, "beam length penalty (R2GenGPT: 2.0)")
+    truncate_references: int = F(0, "cut val references to N tokens of the run's tokenizer before scoring "
+                                     "(R2GenGPT: max_length; 0: off)")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,9 @@ class FeatureStore:
             self.has_scores = "scores" in h5
         except KeyError as e:
             raise InputError(f"{self.path}: not a cxrgen feature cache (missing {e})") from None
+        except OSError as e:  # a corrupted chunk: h5py names no file
+            raise InputError(f"{self.path}: unreadable ({str(e).splitlines()[0][:120]}); "
+                             "re-run `cxrgen embed --force`") from None
         self.index = {i: n for n, i in enumerate(self.ids)}
         if len(self.index) != len(self.ids):
             raise InputError(f"{self.path}: duplicate image ids in the cache; re-run `cxrgen embed --force`")
@@ -60,7 +63,11 @@ class FeatureStore:
             in_memory = self.tokens == 0 and nbytes <= RAM_LIMIT_BYTES
         self._mem: dict[str, np.ndarray] = {}
         if in_memory:
-            self._mem = {name: h5[name][:] for name in ("features", "scores") if name in h5}
+            try:
+                self._mem = {name: h5[name][:] for name in ("features", "scores") if name in h5}
+            except OSError as e:
+                raise InputError(f"{self.path}: unreadable ({str(e).splitlines()[0][:120]}); "
+                                 "re-run `cxrgen embed --force`") from None
 
     @property
     def in_memory(self) -> bool:

@@ -25,7 +25,6 @@ import numpy as np
 from cxrgen.metrics.chexpert import CLASSES, FIVE
 
 SUBSETS = {"14": CLASSES, "5": FIVE}
-AVERAGES = ("micro", "macro", "example", "example_empty1")
 UNCERTAIN = ("pos", "neg")
 
 

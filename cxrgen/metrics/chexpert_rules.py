@@ -152,7 +152,11 @@ NEG_BEFORE = (r"no|not|without|negative for|free of|clear of|absence of|absent|r
 NEG_AFTER = (r"(?:is |are |was |were |has |have |had )?(?:been )?(?:\w+ ){0,1}?(?:not|no longer|never) (?:\w+ ){0,1}?"
              r"(?:seen|identified|visuali[sz]ed|present|appreciated|evident|detected|demonstrated|noted|observed|apparent|visible|shown|"
              r"definite(?:ly)?|included|confirmed|there)|"
-             r"(?:is |are |was |were |has |have |had )?(?:been )?(?:\w+ ){0,1}?(?:resolved|cleared|removed|absent|gone|withdrawn|negative)")
+             r"(?:is |are |was |were |has |have |had )?(?:been )?(?:\w+ ){0,1}?(?:resolved|cleared|removed|absent|gone|withdrawn|negative)|"
+             # a finding in a coordinated subject of a normal predicate: "heart size and vascular engorgement
+             # appear within limits of normal"; the verb is required ("edema and normal heart size" is not this)
+             r"(?:is|are|was|were|appears?|remains?|seems?|looks?) (?:(?!not\b)\w+ ){0,2}?"
+             r"(?:within (?:the )?(?:normal limits|limits of normal)|normal|unremarkable)")
 
 UNC_BEFORE = (r"possible|possibly|may|might|could|questionable|question of|questioned|suspicious(?: for)?|suspected|"
               r"suspect|suspicion (?:of|for)|concern(?:ing)? (?:for|of)|suggestive of|suggests?|suggesting|likely|"
@@ -169,7 +173,9 @@ UNC_AFTER = (r"\?|(?:is |are |was |were )(?:\w+ )?(?:possible|possibly|suspected
 # ("effusion and the small pneumothorax have resolved") or a location ("consolidation at the left base is
 # not excluded"). The words between mention and predicate contain no predicate word, by construction.
 PREDICATE = (r"is|are|was|were|has|have|had|cannot|can ?not|can't|could|may|might|would|should|will|"
-             r"remains?|appears?|persists?|seems?|looks?|not|no longer")
+             r"remains?|appears?|persists?|seems?|looks?|not|no longer|"
+             # verbless predicates of telegraphic reports ("clips unchanged", "effusion noted"): they end a gap too
+             r"unchanged|stable|noted|seen|present|identified|visuali[sz]ed")
 # lung anatomy: a site phrase containing one of these is in the lung ("opacity at the left base overlying the spine")
 LUNG_WORDS = (r"lungs?|lingula\w*|hil(?:um|a|ar)|hemithora(?:x|ces)|bases?|apex|apices|apical|zones?|fields?|segments?|"
               r"segmental|parenchym\w*|basilar|bibasilar|basal|retrocardiac|perihilar|pulmonary|lobes?(?! of the (?:liver|thyroid))|"

@@ -22,21 +22,21 @@ DATASETS.register("synthetic", Entry("cxrgen.data.synthetic:read", {}),
 ENCODERS: Registry[Entry] = Registry("encoder")
 _E = "cxrgen.models.encoders"
 ENCODERS.register("medclip-vit", Entry(f"{_E}.medclip:build", {"dim": 512, "tokens": 0}),
-                  "MedCLIP vision (Swin-T → Linear 768→512, L2-normalised), 512-d; --weights pytorch_model.bin")
+                  "MedCLIP vision (Swin-T → Linear 768→512, L2-normalised), 512-d; --encoder-weights pytorch_model.bin")
 ENCODERS.register("tiny-medclip-vit", Entry(f"{_E}.medclip:build", {"dim": 512, "tokens": 0, "tiny": True}),
                   "random tiny MedCLIP twin (1-stage Swin, 7×7 grid flattened → 512, L2-normalised; tests, demo)")
 ENCODERS.register("xrv-densenet121-res224-all", Entry(f"{_E}.xrv:build", {"dim": 1024, "tokens": 0, "scores": 18}),
-                  "torchxrayvision DenseNet-121 res224-all: 1024-d + 18 pathology scores; --weights FILE")
+                  "torchxrayvision DenseNet-121 res224-all: 1024-d + 18 pathology scores; --encoder-weights FILE")
 ENCODERS.register("tiny-xrv-densenet", Entry(f"{_E}.xrv:build", {"dim": 32, "tokens": 0, "scores": 18, "tiny": True}),
                   "random small torchxrayvision DenseNet: 32-d + 18 scores (tests)")
 ENCODERS.register("swin-base-grid", Entry(f"{_E}.swin:build", {"dim": 1024, "tokens": 49}),
-                  "R2GenGPT's Swin-B patch4 window7 224 last hidden state, 49×1024 grid; --weights HF id, dir or file")
+                  "R2GenGPT's Swin-B patch4 window7 224 last hidden state, 49×1024 grid; --encoder-weights HF id, dir or file")
 ENCODERS.register("tiny-swin-grid", Entry(f"{_E}.swin:build", {"dim": 64, "tokens": 49, "tiny": True}),
                   "random tiny Swin grid encoder (tests)")
 ENCODERS.register("vit-base", Entry(f"{_E}.vit:build", {"dim": 768, "tokens": 197}),
-                  "timm ViT-B/16 224 patch features 197×768 (dual-encoder recipe); --weights file, dir or timm hub name")
+                  "timm ViT-B/16 224 patch features 197×768 (dual-encoder recipe); --encoder-weights file, dir or timm hub name")
 ENCODERS.register("clip-vit-base", Entry(f"{_E}.vit:build", {"dim": 768, "tokens": 197, "arch": "vit_base_patch16_clip_224"}),
-                  "timm CLIP ViT-B/16 image tower patch features 197×768; --weights file, dir or timm hub name")
+                  "timm CLIP ViT-B/16 image tower patch features 197×768; --encoder-weights file, dir or timm hub name")
 ENCODERS.register("tiny-vit", Entry(f"{_E}.vit:build", {"dim": 64, "tokens": 17, "tiny": True}),
                   "random tiny timm ViT (tests)")
 

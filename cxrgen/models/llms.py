@@ -1,7 +1,7 @@
 """Language models: registry names → configs, tokenizers and (optionally) real weights.
 
     llm = load_llm("qwen1.5-0.5b", meta=True)           # architecture only, no download (dry-run)
-    llm = load_llm("gpt2", dtype=torch.bfloat16)        # real weights: HF id (cache/hub) or --weights DIR
+    llm = load_llm("gpt2", dtype=torch.bfloat16)        # real weights: HF id (cache/hub) or --llm-weights DIR
     llm = load_llm("tiny-gpt2")                          # random tiny model + locally built tokenizer
     llm.model, llm.tokenizer, llm.hidden_size, llm.eos_id, llm.pad_id
 
@@ -224,7 +224,7 @@ def arch_config(spec: LLMSpec, vocab_size: int | None = None):
         return AutoConfig.from_pretrained(src)
     except (OSError, ValueError) as e:
         raise CheckpointError(f"llm {spec.name!r}: cannot read the config of {src!r} ({_short(e)}); "
-                              "download it first or pass a local folder with --weights") from None
+                              "download it first or pass a local folder with --llm-weights") from None
 
 
 def _short(e: Exception) -> str:
@@ -278,7 +278,7 @@ def load_tokenizer(spec: LLMSpec):
         tok = AutoTokenizer.from_pretrained(src)
     except (OSError, ValueError) as e:
         raise CheckpointError(f"llm {spec.name!r}: cannot load the tokenizer of {src!r} ({_short(e)}); "
-                              "download the model first or pass a local folder with --weights") from None
+                              "download the model first or pass a local folder with --llm-weights") from None
     if tok.eos_token_id is None:
         raise CheckpointError(f"llm {spec.name!r}: the tokenizer of {src!r} has no EOS token")
     if tok.pad_token_id is None:
@@ -332,7 +332,7 @@ def load_llm(name: str, *, weights: str = "", meta: bool = False, dtype: Any = N
     except (OSError, ValueError) as e:
         raise CheckpointError(f"llm {spec.name!r}: cannot load weights from {src!r} ({_short(e)}); "
                               "download them first (huggingface-cli download …) or pass a local folder "
-                              "with --weights") from None
+                              "with --llm-weights") from None
     if device is not None and quantization_config is None:
         model = model.to(device)
     return LLM(name, model, tok, spec.source)

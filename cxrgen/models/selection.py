@@ -7,6 +7,7 @@ generates the validation reports every epoch, scores them, and keeps the checkpo
 
 * the val split is decoded with ``select_decoding`` (beams, lengths, penalties; the setting's test
   decoding) — each rank its shard, gathered, so every rank scores the same texts and agrees;
+* references are cut to ``select_decoding.truncate_references`` tokens when set (R2GenGPT: max_length);
 * the named metrics (pycocoevalcap BLEU-n, ROUGE-L, CIDEr; METEOR needs a JVM and is not offered)
   are averaged with equal weights: ``bleu_4+cider`` is R2GenGPT's 0.5·BLEU-4 + 0.5·CIDEr;
 * a strictly better value saves the weights to ``best/`` beside ``final/`` (``best/state.json``
@@ -64,6 +65,10 @@ class BestKeeper:
         if not self.records:
             return {}
         hyps, refs = self.generate(trainer)
+        n = self.cfg.select_decoding.truncate_references
+        if n:   # as score --truncate-references (R2GenGPT cuts val references to max_length tokens too)
+            from cxrgen.metrics.references import truncate_references
+            refs, _ = truncate_references(refs, self.recipe.llm.tokenizer, n)
         from cxrgen.metrics.nlg import compute_nlg
         scores = compute_nlg(hyps, refs, metrics=self.metrics, tokenize="none").scores
         value = sum(scores[m] for m in self.metrics) / len(self.metrics)

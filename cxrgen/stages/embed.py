@@ -167,10 +167,10 @@ def render_plan(p: dict) -> str:
 
 
 def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False,
-        strict: bool = False) -> Manifest | None:
+        strict: bool = False) -> Manifest | dict | None:
+    """Embed every image; returns the Manifest (None on ranks > 0), or with ``dry_run`` the :func:`plan`."""
     if dry_run:
-        print(render_plan(plan(cfg, ws)))
-        return None
+        return plan(cfg, ws)
     from cxrgen.models.encoders import load_encoder
     dist.init()
     rank, world = dist.rank(), dist.world_size()

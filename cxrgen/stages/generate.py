@@ -197,6 +197,16 @@ def load_source(cfg: GenerateConfig, ws: Workspace, device: Any) -> Source:
     return Source(recipe, tcfg, tm, folder, sha, inputs, ctx, records)
 
 
+def plan(cfg: GenerateConfig, ws: Workspace, src: Source | None = None) -> dict:
+    """The dry run as data: the run, split, checkpoint, number of studies and decoding settings."""
+    if src is None:
+        validate(cfg)
+        cfg = cfg if cfg.run else replace(cfg, run=default_run(ws))
+        src = load_source(cfg, ws, None)
+    return {"run": cfg.run, "split": cfg.split, "checkpoint": str(src.folder), "records": len(src.records),
+            "decoding": decoding(cfg)}
+
+
 def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False, echo: Any = None):
     """Generate reports for one split; returns the Manifest (or, with ``dry_run``, what it would do)."""
     from cxrgen.models.runtime import Runtime
@@ -207,8 +217,7 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
     rt = Runtime.create(cfg.device, "fp32")
     src = load_source(cfg, ws, rt.device)
     if dry_run:
-        return {"run": cfg.run, "split": cfg.split, "checkpoint": str(src.folder), "records": len(src.records),
-                "decoding": decoding(cfg)}
+        return plan(cfg, ws, src)
     key = output_split(cfg)
     build = ArtifactBuild(ws, "generate", (cfg.run, key), cfg, src.inputs, force=force, rank=rt.rank)
     m = build.up_to_date()

@@ -444,7 +444,7 @@ def run_tokenizer(ws, gen_manifest) -> str:
     raise ConfigError("--truncate-references: the generate artifact names no training run; give --reference-tokenizer LLM")
 
 
-def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False, dry_run: bool = False,
+def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
         records: Optional[str | Path] = None):
     """Score ``generate/<run>/<split>/preds.jsonl`` into ``score/<run>/<split>/``; returns the manifest."""
     from cxrgen.workspace.artifact import ArtifactBuild, upstream
@@ -473,9 +473,6 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
         log.info("score/%s/%s is up to date", run_name, split)
         return m
     preds = load_preds(ws.preds_path(run_name, split), cfg.max_report_chars)
-    if dry_run:
-        log.info("dry run: %d predictions would be scored", len(preds.ids))
-        return None
     preds, truncation = truncate(cfg, preds, cfg.reference_tokenizer or (
         run_tokenizer(ws, gen_manifest) if cfg.truncate_references else ""))
     ref_labels, source = _reference_labels(cfg, preds, rec_path)

@@ -128,13 +128,18 @@ def load_inputs(cfg: TrainConfig, ws: Workspace, encoder: str | None) -> tuple[l
     return inputs, store, splits
 
 
+def plan(cfg: TrainConfig, ws: Workspace | None = None) -> dict:
+    """The dry run as data: components and parameter counts, what the run reads, a memory estimate."""
+    return dry_run_report(validate(cfg))
+
+
 # --- the run -----------------------------------------------------------------------------------------
 def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False,
         resume: str = "auto", echo: Any = None, resume_from_other: bool = False):
     """Train; returns the Manifest (or the dry-run report dict)."""
     cfg = validate(cfg)
     if dry_run:
-        return dry_run_report(cfg)
+        return plan(cfg, ws)
     if resume not in ("auto", "never") and not Path(resume).is_dir():
         raise ConfigError(f"--resume {resume!r}: not auto, never or a checkpoint folder")
     from cxrgen.models.runtime import Runtime

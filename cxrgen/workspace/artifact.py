@@ -49,9 +49,17 @@ def _recover(final_dir: Path, work_dir: Path) -> None:
         logging.getLogger("cxrgen").warning("%s: %s", final_dir, done)
 
 
+_VERIFY = [False]
+
+
+def set_verify(flag: bool) -> None:
+    """Set by the CLI for each invocation from ``cxrgen --verify``."""
+    _VERIFY[0] = bool(flag)
+
+
 def verify_requested() -> bool:
-    """``cxrgen --verify``: hash every upstream file a stage reads, whatever its size."""
-    return os.environ.get("CXRGEN_VERIFY", "") not in ("", "0")
+    """``cxrgen --verify`` (or ``CXRGEN_VERIFY=1``): hash every upstream file a stage reads, whatever its size."""
+    return _VERIFY[0] or os.environ.get("CXRGEN_VERIFY", "") not in ("", "0")
 
 
 def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tuple[dict, Manifest]:
@@ -150,17 +158,13 @@ class ArtifactBuild:
             self._lock.release()
 
     # ---------------------------------------------------------------------------------
-    def commit(self, outputs: list[str], counts: dict | None = None, extra: dict | None = None,
-               hash_outputs: bool = True) -> Manifest:
+    def commit(self, outputs: list[str], counts: dict | None = None, extra: dict | None = None) -> Manifest:
         """Write the manifest (last), then move the finished folder into place."""
         m = Manifest(stage=self.stage, key=list(self.key), fingerprint=self.fingerprint,
                      config_hash=self.config_hash, config=semantic_dict(self.cfg), inputs=self.inputs,
                      counts=counts or {}, extra=extra or {}, started=self.started, finished=_now())
         drop_temp_files(self.work_dir)  # a kill mid-write in a resumed folder must not commit a temp file
-        if hash_outputs:
-            m.hash_outputs(self.work_dir, outputs)
-        else:
-            m.outputs = {n: {"size": (self.work_dir / n).stat().st_size} for n in outputs}
+        m.hash_outputs(self.work_dir, outputs)
         (self.work_dir / PROGRESS).unlink(missing_ok=True)
         m.write(self.work_dir)
         self._swap_in()

@@ -26,7 +26,9 @@ TRACKED_PACKAGES = ("torch", "transformers", "peft", "timm", "h5py", "numpy", "p
 
 
 class CorruptManifestError(CxrgenError):
-    pass
+    """A manifest.json that cannot be read (bad input: exit code 3)."""
+
+    exit_code = 3
 
 
 def package_versions() -> dict[str, str]:

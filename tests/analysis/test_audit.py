@@ -81,4 +81,4 @@ def test_identical_reports_count_for_strict_only_on_request(synthetic_ws):
 
 def test_missing_dataset_is_one_line(tmp_path):
     r = run_cli("audit", "--dataset", "nope", workspace=tmp_path / "ws")
-    assert r.code == 2 and "prepare/nope is missing" in r.err and r.err.count("\n") == 1
+    assert r.code == 4 and "prepare/nope is missing" in r.err and r.err.count("\n") == 1

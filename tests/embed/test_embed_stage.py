@@ -38,7 +38,7 @@ def test_dry_run_prints_plan_and_writes_nothing(prepared):
 
 def test_missing_prepare_names_the_fix(tmp_path):
     r = run_cli("embed", "--dataset", "nothere", "--encoder", ENC, workspace=tmp_path / "ws")
-    assert r.code == 2 and "prepare/nothere is missing" in r.err and "cxrgen prepare" in r.err
+    assert r.code == 4 and "prepare/nothere is missing" in r.err and "cxrgen prepare" in r.err
 
 
 def test_unknown_encoder_suggests(prepared):
@@ -57,7 +57,7 @@ def test_bad_image_fails_with_one_line_then_skip_lists_it(prepared, pos, what, p
     import re
     ws, ids = prepared(6, bad={pos: what})
     r = _embed(ws)
-    assert r.code == 2
+    assert r.code == 3
     assert re.search(pattern, r.err), r.err
     assert "--on-error skip" in r.err and r.err.count("\n") == 1 and "Traceback" not in r.err
     assert not (ws / "embed" / "fixture" / ENC / "manifest.json").exists()
@@ -171,5 +171,5 @@ def test_bad_options_are_config_errors(prepared):
     ws, _ = prepared(2)
     r = _embed(ws, "--batch-size", "0")
     assert r.code == 2 and "--batch-size must be ≥ 1, got 0" in r.err
-    r = run_cli("embed", "--dataset", "fixture", "--encoder", ENC, "--weights", "./nope.bin", "--dry-run", workspace=ws)
-    assert r.code == 2 and "--weights ./nope.bin: no such file or directory" in r.err
+    r = run_cli("embed", "--dataset", "fixture", "--encoder", ENC, "--encoder-weights", "./nope.bin", "--dry-run", workspace=ws)
+    assert r.code == 2 and "--encoder-weights ./nope.bin: no such file or directory" in r.err

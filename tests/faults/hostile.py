@@ -186,6 +186,49 @@ def _check_hash_threshold(out, tmp, ws):
     assert cheap is None and verified == "features.h5 was modified (content differs from the manifest's sha256)", out
 
 
+def _verify_flag(tmp, ws):
+    from unittest import mock
+
+    from cxrgen.workspace import manifest as mf
+    from tests.conftest import run_cli
+
+    def fn():
+        _edit_upstream("features.h5", True, [])(tmp, ws)
+        args = ["generate", "--run", "r", "--split", "test", "--max-new-tokens", "8"]
+        with mock.patch.object(mf, "HASH_ALWAYS_BYTES", 0):  # as if features.h5 were a 100 GB cache
+            return run_cli(*args, workspace=ws), run_cli("--verify", *args, workspace=ws)
+    return ["python", fn]
+
+
+def _check_verify_flag(out, tmp, ws):
+    cheap, verified = out
+    # without --verify the manifest check passes (size and mtime match); the reader may still trip on the
+    # flipped byte, but then with one line naming the file
+    assert "is corrupt" not in cheap.err and "Traceback" not in cheap.err, cheap.err
+    assert cheap.code == 0 or (cheap.code == 3 and "features.h5: unreadable" in cheap.err), cheap.err
+    assert verified.code == 4 and "embed/syn/tiny-medclip-vit is corrupt: features.h5 was modified (content differs" \
+        in verified.err, verified.err
+
+
+def _random_weights_status(tmp, ws):
+    def fn():
+        from cxrgen.config.schema import EmbedConfig
+        from cxrgen.workspace.artifact import ArtifactBuild
+        from cxrgen.workspace.layout import Workspace
+        from cxrgen.workspace.status import artifact_status
+        w = Workspace(tmp / "w5")
+        b = ArtifactBuild(w, "embed", ("syn", "medclip-vit"), EmbedConfig(encoder="medclip-vit"), [])
+        with b:
+            _write(b.work_dir / "features.h5", b"x")
+            b.commit(["features.h5"], extra={"encoder": {"encoder": "medclip-vit", "weights": "random-init"}})
+        return artifact_status(w, "embed", ("syn", "medclip-vit"))
+    return ["python", fn]
+
+
+def _says_random(out, tmp, ws):
+    assert out.state == "up-to-date" and out.reason == "features from random weights (--allow-random-weights)", out
+
+
 # --- 4. locks that outlive their cause ---------------------------------------------------------------
 def _empty_old_lock(tmp, ws):
     lock = _write(ws / "prepare" / ".syn.lock", b"")
@@ -480,6 +523,8 @@ HOSTILE = [
     # 3. building on known-bad upstream files (the full matrix is UPSTREAM below)
     Case("same-size edit of a large file: hashed only with --verify", "status", _hash_threshold, "ok",
          "size+mtime always, sha256 for files up to 64 MB or with --verify", check=_check_hash_threshold),
+    Case("cxrgen --verify hashes large upstream files", "generate", _verify_flag, "ok",
+         "without --verify a large file is checked by size+mtime only; with it the same-size edit is refused", check=_check_verify_flag),
     # 4. locks
     Case("empty lock file left by a full disk", "prepare", _empty_old_lock, "ok",
          "recovered: an empty lock held by no process and older than 10 s is taken over", code=0, check=_lock_gone),
@@ -589,9 +634,11 @@ HOSTILE = [
          check=lambda out, tmp, ws: None if len(set(out)) == 1 else (_ for _ in ()).throw(AssertionError("differ"))),
     Case("data set moved away", "status", _moved_data, "ok", "stale, and the fix says --force (a plain re-run would "
          "say up to date)", code=0, check=_status_says_force),
-    Case("real encoder without --weights", "embed", lambda tmp, ws: EMBED[:2] + ["syn", "--encoder", "medclip-vit"],
-         r"encoder 'medclip-vit' has no weights \(give --weights FILE\|DIR\).*--allow-random-weights",
+    Case("real encoder without --encoder-weights", "embed", lambda tmp, ws: EMBED[:2] + ["syn", "--encoder", "medclip-vit"],
+         r"encoder 'medclip-vit' has no weights \(give --encoder-weights FILE\|DIR\).*--allow-random-weights",
          "refused unless --allow-random-weights (tiny-* excepted)"),
+    Case("status of features made with --allow-random-weights", "status", _random_weights_status, "ok",
+         "up-to-date, and the reason says the weights were random", check=_says_random),
     Case("Ctrl-C", "prepare", _ctrl_c, "ok", "one line: interrupted; re-run the same command to resume (exit 130)",
          check=_one_line_interrupt),
     Case("file permissions of an artifact", "prepare", _file_modes, "ok", "every file 0666 minus the umask "

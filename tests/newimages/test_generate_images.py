@@ -91,10 +91,10 @@ def test_study_by_folder_groups_and_leaves_out_untrained_views(trained, tmp_path
 
 def test_bad_inputs_are_one_line(trained, tmp_path):
     r = run_cli("generate", "--run", RUN, "--images", str(tmp_path / "missing.png"), workspace=trained)
-    assert r.code == 2 and "missing.png: image file not found" in r.err and r.err.count("\n") == 1
+    assert r.code == 3 and "missing.png: image file not found" in r.err and r.err.count("\n") == 1
     (tmp_path / "broken.png").write_bytes(b"not an image")
     r = run_cli("generate", "--run", RUN, "--images", str(tmp_path / "broken.png"), "--views", "frontal", workspace=trained)
-    assert r.code == 2 and "broken.png" in r.err and r.err.count("\n") == 1
+    assert r.code == 3 and "broken.png" in r.err and r.err.count("\n") == 1
     r = run_cli("generate", "--run", RUN, "--images", str(tmp_path / "broken.png"), "--encoder-weights",
                 str(tmp_path / "broken.png"), "--views", "frontal", workspace=trained)
-    assert r.code == 2 and r.err.count("\n") == 1
+    assert r.code == 3 and r.err.count("\n") == 1

@@ -111,7 +111,7 @@ def test_reproduce_resource_efficient_prepares_like_the_paper(cli):
     assert cmds[0] == ["prepare", "mimic", "--root", "/m", "--per-image", "--views", "AP,PA", "--clean", "lower",
                        "--name", "mimic-ap-pa-images-lower"]
     assert cmds[1] == ["embed", "--dataset", "mimic-ap-pa-images-lower", "--encoder", "medclip-vit",
-                       "--weights", "/w/medclip.bin"]
+                       "--encoder-weights", "/w/medclip.bin"]
     assert cmds[2][-2:] == ["run=prefix-qwen1.5-0.5b-mimic", "dataset=mimic-ap-pa-images-lower"]
     assert cmds[3][-2:] == ["beams=1", "max_new_tokens=100"]
     assert any("88,227,840" in x and "101M" in x for x in d["differs"])
@@ -166,7 +166,7 @@ def test_reproduce_dry_run_plans_the_chain(cli, ws):
     assert d["commands"][0][3:] == ["prepare", "iu", "--reports", "/d/NLMCXR_reports.tgz", "--images", "/d/img",
                                     "--views", "all", "--split", "r2gen", "--annotation", "/d/annotation.json"]
     assert d["commands"][1][3:] == ["embed", "--dataset", "iu", "--encoder", "swin-base-grid",
-                                    "--weights", "microsoft/swin-base-patch4-window7-224"]   # never random
+                                    "--encoder-weights", "microsoft/swin-base-patch4-window7-224"]   # never random
     assert d["commands"][2][-2:] == ["run=r2gengpt-shallow-iu", "weights=/w/llama2"]
     assert d["commands"][3][-6:] == ["beams=3", "repetition_penalty=2.0", "length_penalty=2.0",
                                      "min_new_tokens=40", "max_new_tokens=100", "checkpoint=best"]
@@ -236,6 +236,7 @@ def test_r2gengpt_decoding_presets_match_the_recipe_and_reproduce(ds):
         t = load_config(TrainConfig, CONFIGS / f"r2gengpt-{mode}-{ds}.yaml")
         assert t.select == "val:bleu_4+cider"
         assert {k: getattr(t.select_decoding, k) for k in DECODING[ds]} == DECODING[ds]
+        assert t.select_decoding.truncate_references == t.max_len == {"iu": 60, "mimic": 100}[ds]
 
 
 @pytest.mark.e2e

@@ -60,7 +60,7 @@ def test_rerun_reuses_and_missing_score_is_one_line(scored_ws):
     mtime = page.stat().st_mtime_ns
     assert _page(scored_ws).stat().st_mtime_ns == mtime
     r = run_cli("report", "--run", "nope", "--split", "test", workspace=scored_ws)
-    assert r.code == 2 and r.err.count("\n") == 1
+    assert r.code == 4 and r.err.count("\n") == 1
     assert "score/nope/test is missing" in r.err and "cxrgen score --run nope --split test" in r.err
 
 

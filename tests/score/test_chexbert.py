@@ -98,7 +98,7 @@ def test_a_pickle_with_code_is_refused_and_not_run(twin, tmp_path, cli):
     src = tmp_path / "r.txt"
     src.write_text("No pleural effusion.\n")
     r = cli("label", src, "--labeler", "chexbert", "--labeler-weights", bad, "--tokenizer", tok)
-    assert r.code == 2 and r.err.count("\n") == 1
+    assert r.code == 3 and r.err.count("\n") == 1
     assert f"{bad}: cannot be loaded safely (weights_only=True" in r.err
     assert not marker.exists()
 

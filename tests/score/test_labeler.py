@@ -109,9 +109,10 @@ def test_agreement_with_openi_mesh_tags():
     res = agreement(reports, L.label_many(r.text for r in reports))
     # floors: what benchmarks/results/labeler_openi.md reports, minus a small margin
     floors = {"Cardiomegaly": 0.875, "Pleural Effusion": 0.88, "Pneumothorax": 0.87, "Atelectasis": 0.90,
-              "Edema": 0.77, "Opacity": 0.89, "Nodule/Mass": 0.73, "Fracture": 0.83, "Normal": 0.89}
+              "Edema": 0.84, "Opacity": 0.89, "Nodule/Mass": 0.73, "Fracture": 0.83, "Normal": 0.895}
     for name, floor in floors.items():
         assert res[name]["f1"] >= floor, (name, res[name])
         assert res[name]["accuracy"] >= 0.9, (name, res[name])
-    # the two weakest precisions (issue 13): non-lung sites no longer count as Lung Lesion
-    assert res["Edema"]["precision"] >= 0.66 and res["Nodule/Mass"]["precision"] >= 0.63
+    # the two weakest precisions (issue 13): "heart size and pulmonary vascular engorgement appear within limits
+    # of normal" is no longer Edema; non-lung sites no longer count as Lung Lesion
+    assert res["Edema"]["precision"] >= 0.77 and res["Nodule/Mass"]["precision"] >= 0.63

@@ -93,7 +93,7 @@ def test_compare_refuses_different_references(cli, preds, tmp_path):
     write_preds(other, pairs)
     out = tmp_path / "out"
     r = cli("score", preds, *FAST, "--compare", other, "--out", out)
-    assert r.code == 2
+    assert r.code == 3
     assert r.err.startswith("error: refusing to compare") and "reference sets differ" in r.err
     assert len(r.err.strip().splitlines()) == 1
     assert not (out / "scores.json").exists()
@@ -112,7 +112,7 @@ def test_bad_input_is_one_line_and_writes_nothing(cli, tmp_path, lines, message)
     p.write_text("\n".join(lines) + ("\n" if lines else ""))
     out = tmp_path / "out"
     r = cli("score", p, *FAST, "--out", out)
-    assert r.code == 2
+    assert r.code == 3
     assert r.err.startswith((f"error: {p} {message}", f"error: {p}: {message}")), r.err
     assert r.err.count("\n") == 1
     assert not out.exists()
@@ -122,7 +122,7 @@ def test_ids_missing_from_records_are_refused(cli, preds, tmp_path):
     records = tmp_path / "records.jsonl"
     records.write_text(json.dumps({"id": "s000", "labels": {"Edema": 1}}) + "\n")
     r = cli("score", preds, *FAST, "--records", records)
-    assert r.code == 2 and "29 of 30 prediction ids are not in" in r.err and "(first: 's001')" in r.err
+    assert r.code == 3 and "29 of 30 prediction ids are not in" in r.err and "(first: 's001')" in r.err
 
 
 def test_unknown_metric_group(cli, preds):
@@ -136,7 +136,7 @@ def test_workspace_mode(cli, ws, tmp_path):
     from cxrgen.workspace.layout import Workspace
     w = Workspace(ws)
     r = cli("score", "--run", "r1", "--split", "test", *FAST)
-    assert r.code == 2 and "generate/r1/test is missing" in r.err and "cxrgen generate --run r1 --split test" in r.err
+    assert r.code == 4 and "generate/r1/test is missing" in r.err and "cxrgen generate --run r1 --split test" in r.err
     pairs = make_pairs(20, seed=4)
     with ArtifactBuild(w, "prepare", ("synthetic",), PrepareConfig(), []) as b:
         with open(b.work_dir / "records.jsonl", "w") as f:
@@ -180,7 +180,7 @@ def test_label_jsonl_and_text(cli, tmp_path):
     assert [x["id"] for x in rows] == ["1", "2"]
     assert rows[0]["Cardiomegaly"] == 0 and rows[1]["Pleural Effusion"] == 1
     r = cli("label", src, "--field", "text")
-    assert r.code == 2 and "line 1: missing field 'text'" in r.err
+    assert r.code == 3 and "line 1: missing field 'text'" in r.err
 
 
 def test_verbatim_prediction_scores_one_under_ref_labeler_beside_ref_dataset(cli, tmp_path):
@@ -213,6 +213,6 @@ def test_verbatim_prediction_scores_one_under_ref_labeler_beside_ref_dataset(cli
 def test_reference_labels_dataset_needs_records(cli, preds, tmp_path):
     out = tmp_path / "out"
     r = cli("score", preds, *FAST, "--reference-labels", "dataset", "--out", out)
-    assert r.code == 2 and r.err.count("\n") == 1
+    assert r.code == 3 and r.err.count("\n") == 1
     assert "--reference-labels dataset: no data set labels (no prepared data set labels given)" in r.err
     assert "--records records.jsonl" in r.err and not out.exists()

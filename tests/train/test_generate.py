@@ -95,9 +95,9 @@ def test_generate_cli_manifest_and_errors(trained):
     assert m["extra"]["checkpoint"]["sha256"] == file_sha256(ws.root / "train/r/final/trainable.safetensors")
     assert m["counts"]["predictions"] == 3
     r = run_cli("generate", "--run", "r", "--checkpoint", "step-000009", workspace=ws.root)
-    assert r.code == 2 and "no such checkpoint; available: final, step-000002" in r.err
+    assert r.code == 3 and "no such checkpoint; available: final, step-000002" in r.err
     r = run_cli("generate", "--run", "nope", workspace=ws.root)
-    assert r.code == 2 and "train/nope is missing" in r.err
+    assert r.code == 4 and "train/nope is missing" in r.err
     shuffled = run_cli("generate", "--run", "r", "--shuffle-features", "--max-new-tokens", "5", "--limit", "3",
                        workspace=ws.root)
     assert shuffled.code == 0

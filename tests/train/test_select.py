@@ -18,6 +18,7 @@ from tests.train.fixtures import make_workspace
 # finetune on a tiny GPT-2 learns the four fixture reports within ~10 steps, so validation scores move
 ARGS = ["train", "--mode", "finetune", "--llm", "tiny-gpt2", "--run", "r", "optim.max_steps=18", "val_every=3",
         "save_every=3", "keep_last=10", "select=val:bleu_4+cider", "select_decoding.max_new_tokens=16",
+        "select_decoding.truncate_references=5",
         "mapper.layers=1", "prefix_len=4", "clip_len=2", "optim.batch_size=4", "optim.lr=3e-3", "log_every=1",
         "max_len=24"]
 
@@ -61,9 +62,11 @@ def test_best_is_the_step_with_the_best_validation_score(tmp_path):
                 workspace=ws.root)
     assert g.code == 0, g.err
     s = run_cli("score", "--run", "r", "--split", "val", "--metrics", "bleu,cider", "--bootstrap", "0", "--json",
-                workspace=ws.root)
+                "--truncate-references", "5", workspace=ws.root)   # val references cut as selection cut them
     assert s.code == 0, s.err
-    got = json.loads(s.out)["metrics"]
+    doc = json.loads(s.out)
+    got = doc["metrics"]
+    assert doc["settings"]["truncate_references"]["truncated"] > 0
     assert abs(0.5 * (got["bleu_4"] + got["cider"]) - sel["value"]) < 1e-9
 
 

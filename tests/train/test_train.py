@@ -50,7 +50,7 @@ def test_unknown_mode_and_bad_values_are_one_line_errors(cli):
     r = cli("train", "--mode", "prefix", "optim.batch_size=0", "max_len=0", "--dry-run")
     assert r.code == 2 and "optim.batch_size=0 must be ≥ 1; max_len=0 must be ≥ 1" in r.err
     r = cli("train", "--mode", "prefix", "--llm", "tiny-gpt2")
-    assert r.code == 2 and "prepare/synthetic is missing" in r.err
+    assert r.code == 4 and "prepare/synthetic is missing" in r.err
 
 
 def test_same_seed_same_loss_curve_and_weights(tmp_path):
@@ -114,7 +114,7 @@ def test_checkpoint_of_another_mode_and_pickles_are_refused(tmp_path):
     step = ws.root / "train/p/checkpoints/step-000002"
     r = run_cli("train", "--mode", "finetune", "--llm", "tiny-gpt2", "--run", "f", "--resume", str(step), *SMALL,
                 workspace=ws.root)
-    assert r.code == 2 and f"{step}: checkpoint of mode 'prefix', not 'finetune'" in r.err
+    assert r.code == 3 and f"{step}: checkpoint of mode 'prefix', not 'finetune'" in r.err
 
     class Evil:
         def __reduce__(self):
@@ -122,7 +122,7 @@ def test_checkpoint_of_another_mode_and_pickles_are_refused(tmp_path):
     torch.save({"optimizer": Evil()}, step / "optimizer.pt")
     r = run_cli("train", "--mode", "prefix", "--llm", "tiny-gpt2", "--run", "p2", "--resume", str(step),
                 "--resume-from-other", *SMALL, workspace=ws.root)
-    assert r.code == 2 and "optimizer.pt: refused" in r.err and "weights_only=True" in r.err
+    assert r.code == 3 and "optimizer.pt: refused" in r.err and "weights_only=True" in r.err
     assert "\n" not in r.err.strip()
 
 

@@ -68,14 +68,14 @@ def seeded(seed: int = TINY_SEED) -> Iterator[None]:
 
 
 def weight_kind(weights: str) -> str:
-    """'file', 'dir' or 'hub' (a Hugging Face / timm id) for a --weights value."""
+    """'file', 'dir' or 'hub' (a Hugging Face / timm id) for a --encoder-weights value."""
     p = Path(weights).expanduser()
     if p.is_file():
         return "file"
     if p.is_dir():
         return "dir"
     if weights.startswith((".", "/", "~")) or p.suffix in (".bin", ".pt", ".pth", ".safetensors", ".ckpt"):
-        raise ConfigError(f"--weights {weights}: no such file or directory")
+        raise ConfigError(f"--encoder-weights {weights}: no such file or directory")
     return "hub"
 
 
@@ -87,15 +87,15 @@ def weight_file_in(folder: str | os.PathLike) -> Path:
     found = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin")) or sorted(folder.glob("*.pt*"))
     if found:
         return found[0]
-    raise ConfigError(f"--weights {folder}: no weight file ({', '.join(WEIGHT_FILES)}) in this folder")
+    raise ConfigError(f"--encoder-weights {folder}: no weight file ({', '.join(WEIGHT_FILES)}) in this folder")
 
 
 def local_weight_file(weights: str, hint: str) -> Path:
-    """The weight file a --weights value names (a file, or a folder holding one); a hub id is an error
+    """The weight file a --encoder-weights value names (a file, or a folder holding one); a hub id is an error
     ending with ``hint`` (what the file should be)."""
     kind = weight_kind(weights)
     if kind == "hub":
-        raise CheckpointError(f"--weights {weights}: {hint}")
+        raise CheckpointError(f"--encoder-weights {weights}: {hint}")
     return weight_file_in(weights) if kind == "dir" else Path(weights)
 
 

@@ -4,7 +4,7 @@
 
 The file is read with ``torch.load(weights_only=True)`` and an allow-list of the module classes such a
 file may name (torch.nn layers and torchxrayvision's model classes); anything else is refused. The
-result holds the state dict only and is what ``cxrgen embed --weights`` should be given.
+result holds the state dict only and is what ``cxrgen embed --encoder-weights`` should be given.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def build_swin_base(weights: str | None = None, config_only: bool = False, tiny:
     try:
         return SwinModel.from_pretrained(weights, add_pooling_layer=False).eval()
     except OSError as e:
-        raise DependencyError(f"--weights {weights}: cannot load a Swin model ({str(e).splitlines()[0]}); "
+        raise DependencyError(f"--encoder-weights {weights}: cannot load a Swin model ({str(e).splitlines()[0]}); "
                               "give a local folder or file, or download it where the hub is reachable") from None
 
 

@@ -77,7 +77,7 @@ def build(name: str, info: dict, weights: str = "", load_weights: bool = True) -
             vit = timm.create_model(weights if weights.startswith("hf-hub:") or "/" not in weights
                                     else f"hf-hub:{weights}", pretrained=True, num_classes=0)
         except Exception as e:
-            raise DependencyError(f"--weights {weights}: timm could not load it ({str(e).splitlines()[0]}); "
+            raise DependencyError(f"--encoder-weights {weights}: timm could not load it ({str(e).splitlines()[0]}); "
                                   "give a local weight file or folder instead") from None
         source = weights
     else:

@@ -1,7 +1,7 @@
 """torchxrayvision DenseNet-121 (``densenet121-res224-all``): 1024-d pooled features + 18 pathology scores.
 
 The architecture is the package's own class (``torchxrayvision.models.DenseNet(weights=None)``, 6,966,034
-parameters, built offline); weights come from a file given with ``--weights`` (a state dict in
+parameters, built offline); weights come from a file given with ``--encoder-weights`` (a state dict in
 safetensors or a torch file readable with ``weights_only=True``; the release's pickled ``.pt`` is converted
 once with ``python -m cxrgen.models.encoders.convert``). Scores are calibrated like the package does for
 these weights: sigmoid, then the operating-point normalisation with the ``all`` thresholds, in the order
