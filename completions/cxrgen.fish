@@ -115,6 +115,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l images
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l keep-priors
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l name
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from iu' -l per-image
@@ -136,6 +137,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l images
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l keep-priors
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l name
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from mimic' -l per-image
@@ -152,6 +154,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l dry-run
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l keep-priors
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l layout
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l n

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from cxrgen.cli.common import build_config, csv_list, workspace
+from cxrgen.cli.common import build_config, console, csv_list, workspace
 
 app = typer.Typer(
     help="Read a data set, extract and clean report sections, filter views, split; write records.jsonl.\n\n"
@@ -31,6 +31,7 @@ NAME = typer.Option(None, "--name", help="Workspace name of the prepared set (de
 CONFIG = typer.Option(None, "--config", "-c", help="YAML config file.")
 FORCE = typer.Option(False, "--force", help="Rebuild even if up to date.")
 DRY = typer.Option(False, "--dry-run", help="Read and count, write nothing.")
+JSON = typer.Option(False, "--json", help="Print the summary (or the --dry-run plan) as JSON.")
 REMOVE_PRIORS = typer.Option(None, "--remove-priors/--keep-priors", help="Rewrite targets without references to previous exams "
                                                                           "('unchanged', 'compared to the prior'); the original stays in the record.")
 STRICT = typer.Option(False, "--strict", help="Fail (write nothing) when one drop reason removes more than half of the studies.")
@@ -44,11 +45,51 @@ def _views(v: Optional[str]) -> Optional[tuple]:
 
 
 def _run(ctx: typer.Context, dataset: str, config: Optional[Path], overrides, force: bool, dry_run: bool,
-         preset: Optional[dict] = None, strict: bool = False, **opts) -> None:
+         preset: Optional[dict] = None, strict: bool = False, json_out: bool = False, **opts) -> None:
     from cxrgen.config.schema import PrepareConfig
     from cxrgen.stages import prepare as stage
     cfg = build_config(PrepareConfig, config, overrides, preset=preset, dataset=dataset, **opts)
-    stage.run(cfg, ws=workspace(ctx), force=force, dry_run=dry_run, strict=strict)
+    ws = workspace(ctx)
+    res = stage.run(cfg, ws=ws, force=force, dry_run=dry_run, strict=strict)
+    info = res if dry_run else stage.summary(ws, res)
+    if json_out:
+        from cxrgen.cli.common import emit_json
+        emit_json(info)
+    else:
+        render_summary(info)
+
+
+def render_summary(info: dict) -> None:
+    """The split × view table of a prepared set (or what a dry run would write), and its drop reasons."""
+    from rich.table import Table
+    con = console()
+    doc, name = info["stats"], info["name"]
+    if doc is None:
+        g = info.get("would_generate") or {}
+        if g:
+            con.print(f"dry run: would write {g['studies']} synthetic studies ({g['layout']} layout, "
+                      f"{g['image_size']} px, seed {g['seed']}) to {g['root']}, then prepare them as prepare/{name}")
+        return
+    t = Table(title=f"prepare/{name} ({info['status']})", caption=f"{doc['records']} records, {doc['images']} images")
+    for c in ("split", "view", "images", "records"):
+        t.add_column(c, justify="right" if c in ("images", "records") else "left")
+    by_split: dict[str, list] = {}
+    for key, n in doc["images_by_split_view"].items():
+        s, v = key.split("/", 1)
+        by_split.setdefault(s, []).append((v, n))
+    for s in ("train", "val", "test"):
+        for i, (v, n) in enumerate(by_split.get(s, [])):
+            t.add_row(s if i == 0 else "", v, str(n), str(doc["splits"].get(s, 0)) if i == 0 else "")
+    con.print(t)
+    if doc["dropped"] or doc["notes"]:
+        d = Table(title="dropped studies / notes")
+        d.add_column("reason")
+        d.add_column("count", justify="right")
+        for reason, n in doc["dropped"].items():
+            d.add_row(f"dropped: {reason}", str(n))
+        for what, n in doc["notes"].items():
+            d.add_row(f"note: {what}", str(n))
+        con.print(d)
 
 
 @app.command("mimic")
@@ -61,7 +102,7 @@ def mimic(
     views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
     clean: Optional[str] = CLEAN,
     deid: Optional[str] = typer.Option(None, "--deid", help="keep | normalize the '___' de-identification markers."),
-    name: Optional[str] = NAME, config: Optional[Path] = CONFIG, force: bool = FORCE, dry_run: bool = DRY,
+    name: Optional[str] = NAME, config: Optional[Path] = CONFIG, force: bool = FORCE, dry_run: bool = DRY, json_out: bool = JSON,
     strict: bool = STRICT, remove_priors: Optional[bool] = REMOVE_PRIORS, overrides: Optional[List[str]] = OVERRIDES,
 ) -> None:
     """MIMIC-CXR-JPG with the official split and AP/PA filter, or R2Gen's mimic_cxr copy.
@@ -71,7 +112,7 @@ def mimic(
     Example: cxrgen prepare mimic --annotation /data/mimic_cxr/annotation.json
     """
     preset = ANNOTATION_DEFAULTS if annotation else None
-    _run(ctx, "mimic", config, overrides, force, dry_run, preset=preset, strict=strict,
+    _run(ctx, "mimic", config, overrides, force, dry_run, json_out=json_out, preset=preset, strict=strict,
          root=str(root) if root else None, reports=str(reports) if reports else None,
          annotation=str(annotation) if annotation else None, images=str(images) if images else None,
          split="r2gen" if annotation else None, views=_views(views), per_image=per_image,
@@ -95,7 +136,7 @@ def iu(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random split."),
     views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
     clean: Optional[str] = CLEAN, name: Optional[str] = NAME, config: Optional[Path] = CONFIG,
-    force: bool = FORCE, dry_run: bool = DRY, strict: bool = STRICT, remove_priors: Optional[bool] = REMOVE_PRIORS,
+    force: bool = FORCE, dry_run: bool = DRY, json_out: bool = JSON, strict: bool = STRICT, remove_priors: Optional[bool] = REMOVE_PRIORS,
     overrides: Optional[List[str]] = OVERRIDES,
 ) -> None:
     """IU X-ray / OpenI reports (XML tarball read without unpacking, XML folder, Kaggle CSVs) or R2Gen's iu_xray copy.
@@ -104,7 +145,7 @@ def iu(
 
     Example: cxrgen prepare iu --annotation iu_xray/annotation.json
     """
-    _run(ctx, "iu", config, overrides, force, dry_run, preset=IU_DEFAULTS, strict=strict,
+    _run(ctx, "iu", config, overrides, force, dry_run, json_out=json_out, preset=IU_DEFAULTS, strict=strict,
          reports=str(reports) if reports else None,
          projections=str(projections) if projections else None, images=str(images) if images else None,
          split=split or ("r2gen" if annotation else None),
@@ -121,7 +162,7 @@ def synthetic(
     root: Optional[Path] = typer.Option(None, "--root", help="Where to write the images (default: WORKSPACE/data/<name>)."),
     views: Optional[str] = VIEWS, per_image: Optional[bool] = PER_IMAGE, sections: Optional[str] = SECTIONS,
     clean: Optional[str] = CLEAN, name: Optional[str] = NAME, config: Optional[Path] = CONFIG,
-    force: bool = FORCE, dry_run: bool = DRY, strict: bool = STRICT, remove_priors: Optional[bool] = REMOVE_PRIORS,
+    force: bool = FORCE, dry_run: bool = DRY, json_out: bool = JSON, strict: bool = STRICT, remove_priors: Optional[bool] = REMOVE_PRIORS,
     prior_mentions: Optional[float] = typer.Option(None, "--prior-mentions", help="Share of reports given a reference "
                                                    "to a prior exam that does not exist (default 0)."),
     overrides: Optional[List[str]] = OVERRIDES,
@@ -130,6 +171,6 @@ def synthetic(
 
     Example: cxrgen prepare synthetic --n 2000 --seed 0
     """
-    _run(ctx, "synthetic", config, overrides, force, dry_run, strict=strict, n=n, seed=seed, layout=layout,
+    _run(ctx, "synthetic", config, overrides, force, dry_run, json_out=json_out, strict=strict, n=n, seed=seed, layout=layout,
          root=str(root) if root else None, views=_views(views), per_image=per_image, sections=sections,
          clean=clean, name=name, remove_priors=remove_priors, prior_mentions=prior_mentions)

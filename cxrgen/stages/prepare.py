@@ -109,55 +109,49 @@ def _check(name: str, source: Source, doc: dict, strict: bool) -> None:
                     ", ".join(unmatched))
 
 
-def print_summary(name: str, doc: dict, status: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-    t = Table(title=f"prepare/{name} ({status})",
-              caption=f"{doc['records']} records, {doc['images']} images")
-    for c in ("split", "view", "images", "records"):
-        t.add_column(c, justify="right" if c in ("images", "records") else "left")
-    by_split: dict[str, list] = {}
-    for key, n in doc["images_by_split_view"].items():
-        s, v = key.split("/", 1)
-        by_split.setdefault(s, []).append((v, n))
-    for s in ("train", "val", "test"):
-        for i, (v, n) in enumerate(by_split.get(s, [])):
-            t.add_row(s if i == 0 else "", v, str(n), str(doc["splits"].get(s, 0)) if i == 0 else "")
-    con = Console(highlight=False)
-    con.print(t)
-    if doc["dropped"] or doc["notes"]:
-        d = Table(title="dropped studies / notes")
-        d.add_column("reason")
-        d.add_column("count", justify="right")
-        for reason, n in doc["dropped"].items():
-            d.add_row(f"dropped: {reason}", str(n))
-        for what, n in doc["notes"].items():
-            d.add_row(f"note: {what}", str(n))
-        con.print(d)
-
-
-def run(cfg, *, ws: Workspace, force: bool = False, dry_run: bool = False, strict: bool = False) -> Manifest | None:
-    """Build (or reuse) ``prepare/<name>``; returns its manifest (``None`` for a dry run that had to read)."""
+def plan(cfg, ws: Workspace, *, strict: bool = False) -> dict:
+    """The dry run as data: read and count everything, write nothing. ``{"name", "status", "stats"}``
+    (``stats``: what stats.json would hold; for synthetic data not generated yet, ``None`` and ``would_generate``)."""
     validate(cfg)
     name = check_name(cfg.name or cfg.dataset, "--name")
-    source = _source(cfg, ws, name, dry_run)
-    if source is None:  # synthetic dry run: nothing generated, nothing to read
-        return None
+    source = _source(cfg, ws, name, True)
+    if source is None:  # synthetic: nothing generated yet, nothing to read
+        root = Path(cfg.root).expanduser().absolute() if cfg.root else ws.root / "data" / name
+        return {"name": name, "status": "dry run, nothing written", "stats": None,
+                "would_generate": {"studies": cfg.n, "layout": cfg.layout, "image_size": cfg.image_size,
+                                   "seed": cfg.seed, "root": str(root)}}
+    stats = _new_stats(cfg)
+    doc = _stats_doc(_consume(source, stats, None, cfg.remove_priors), stats)
+    _check(name, source, doc, strict)
+    return {"name": name, "status": "dry run, nothing written", "stats": doc}
+
+
+def summary(ws: Workspace, m: Manifest) -> dict:
+    """``{"name", "status", "stats"}`` of a built prepare artifact (stats.json), as :func:`plan` gives it."""
+    stats_path = ws.artifact_dir("prepare", *m.key) / FILES["stats"]
+    doc = json.loads(stats_path.read_text()) if stats_path.is_file() else None
+    return {"name": m.key[0], "status": "ready", "stats": doc}
+
+
+def _new_stats(cfg) -> Stats:
+    from cxrgen.data.cleaning import resolve_cleaner  # readers that clean say which rules they used
+    stats = Stats()
+    stats.info["clean"] = resolve_cleaner(cfg.clean, "iu" if cfg.dataset == "iu" else "mimic")
+    return stats
+
+
+def run(cfg, *, ws: Workspace, force: bool = False, dry_run: bool = False, strict: bool = False) -> Manifest | dict:
+    """Build (or reuse) ``prepare/<name>``; returns its manifest, or with ``dry_run`` the :func:`plan`."""
+    if dry_run:
+        return plan(cfg, ws, strict=strict)
+    validate(cfg)
+    name = check_name(cfg.name or cfg.dataset, "--name")
+    source = _source(cfg, ws, name, False)
     build = ArtifactBuild(ws, "prepare", (name,), cfg, source.inputs(), force=force)
     if (m := build.up_to_date()) is not None:
         log.info("prepare/%s is up to date (%s records); --force rebuilds it", name, m.counts.get("records"))
-        stats_path = build.final_dir / FILES["stats"]
-        if stats_path.is_file():
-            print_summary(name, json.loads(stats_path.read_text()), "up to date")
         return m
-    stats = Stats()
-    from cxrgen.data.cleaning import resolve_cleaner  # readers that clean say which rules they used
-    stats.info["clean"] = resolve_cleaner(cfg.clean, "iu" if cfg.dataset == "iu" else "mimic")
-    if dry_run:
-        doc = _stats_doc(_consume(source, stats, None, cfg.remove_priors), stats)
-        _check(name, source, doc, strict)
-        print_summary(name, doc, "dry run, nothing written")
-        return None
+    stats = _new_stats(cfg)
     with build:
         try:
             doc = _stats_doc(_consume(source, stats, build.work_dir / FILES["records"], cfg.remove_priors), stats)
@@ -170,6 +164,5 @@ def run(cfg, *, ws: Workspace, force: bool = False, dry_run: bool = False, stric
         except BaseException:
             shutil.rmtree(build.work_dir, ignore_errors=True)
             raise
-    print_summary(name, doc, "written")
     return m
 

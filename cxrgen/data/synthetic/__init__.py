@@ -152,9 +152,7 @@ def _with_prior_mentions(records: Iterator[Record], cfg, stats: Stats) -> Iterat
 
 def read(cfg, *, ws, name: str, dry_run: bool = False) -> SyntheticSource | None:
     root = Path(cfg.root).expanduser().absolute() if cfg.root else ws.root / "data" / name
-    if dry_run and not (root / MARKER).is_file():
-        print(f"dry run: would write {cfg.n} synthetic studies ({cfg.layout} layout, {cfg.image_size} px, "
-              f"seed {cfg.seed}) to {root}, then prepare them as prepare/{name}")
+    if dry_run and not (root / MARKER).is_file():  # nothing to read yet: the caller reports what would be made
         return None
     ensure_dataset(root, cfg)
     return SyntheticSource(cfg, root)

@@ -15,7 +15,8 @@ Swin grids before the projector (the released ``encode_img`` stacks the views an
 * ``deep``: reads images; the whole Swin-B trains with the projector (90,949,816 parameters).
 
 Decoding as released (scripts/*.sh): beam 3, repetition penalty 2.0, length penalty 2.0; min/max new
-tokens 40/100 and report max_length 60 on IU X-ray, 80/120 and 100 on MIMIC-CXR (``DECODING``).
+tokens 40/100 and report max_length 60 on IU X-ray, 80/120 and 100 on MIMIC-CXR — kept in one place,
+the settings files ``cxrgen/presets/generate/r2gengpt-{iu,mimic}.yaml``.
 """
 
 from __future__ import annotations
@@ -32,10 +33,6 @@ from cxrgen.models.recipes.base import DataContext, Recipe, on_meta, registry_di
 INSTRUCTION = "Generate a comprehensive and detailed diagnosis report for this chest xray image."
 BEFORE = "Human: <Img>"
 AFTER = f"</Img> {INSTRUCTION} \nAssistant:"
-DECODING = {
-    "iu": {"beams": 3, "repetition_penalty": 2.0, "length_penalty": 2.0, "min_new_tokens": 40, "max_new_tokens": 100},
-    "mimic": {"beams": 3, "repetition_penalty": 2.0, "length_penalty": 2.0, "min_new_tokens": 80, "max_new_tokens": 120},
-}
 
 
 def prompt_ids(tokenizer: Any) -> tuple[list[int], list[int]]:
