@@ -114,6 +114,10 @@ class ArtifactBuild:
             return None
         if m.fingerprint != self.fingerprint:
             return None
+        # same content elsewhere (a moved data set or workspace): rebuild to record where it is now, so
+        # `status` stops calling it stale and the command it suggests does what it says
+        if _raw_paths(m.inputs) != _raw_paths(self.inputs):
+            return None
         return None if check_outputs(self.final_dir, m) else m
 
     def __enter__(self) -> "ArtifactBuild":
@@ -181,6 +185,10 @@ class ArtifactBuild:
                 os.replace(old, self.final_dir)  # put the previous good artifact back
             raise WorkspaceWriteError(f"{self.final_dir}: cannot finish ({e.strerror}); previous artifact kept") from None
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _raw_paths(inputs: list[dict]) -> list[str]:
+    return sorted(str(i.get("path")) for i in inputs if i.get("kind") in ("file", "dir"))
 
 
 def _is_tmp(name: str) -> bool:

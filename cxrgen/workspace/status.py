@@ -85,11 +85,8 @@ def artifact_status(ws: Workspace, stage: str, key: tuple[str, ...], verify: boo
             why = _raw_changed(inp)
             if why:
                 st.state, st.reason = "stale", why
-                if why.endswith("is gone"):
-                    # moved (e.g. with the workspace): the same content elsewhere has the same fingerprint,
-                    # so a plain re-run says "up to date"; --force rebuilds it and records the new place
+                if why.endswith("is gone"):  # moved? re-running the stage with its new place records it
                     st.reason += " (moved?)"
-                    st.fix += " --force"
                 return st
     st.state, st.fix = "up-to-date", ""
     enc = m.extra.get("encoder") if isinstance(m.extra, dict) else None

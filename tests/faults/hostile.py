@@ -445,15 +445,27 @@ def _deterministic_weights(tmp, ws):
     return ["python", fn]
 
 
-def _moved_data(tmp, ws):
-    os.replace(tmp / "data", tmp / "data-moved")
-    return ["status", "--json"]
+def _moved_workspace(tmp, ws):
+    def fn():
+        from tests.conftest import run_cli
+        from tests.faults.harness import manifest, states
+        args = ("prepare", "synthetic", "--n", "5", "--name", "mv")  # data in the workspace: w6/data/mv
+        assert run_cli(*args, workspace=tmp / "w6").code == 0
+        before = manifest(tmp / "w6", "prepare", "mv")["fingerprint"]
+        os.replace(tmp / "w6", tmp / "w7")
+        st = run_cli("status", "--json", workspace=tmp / "w7")
+        again = run_cli(*args, workspace=tmp / "w7")  # the command status names
+        return json.loads(st.out), again, before, manifest(tmp / "w7", "prepare", "mv"), states(tmp / "w7")
+    return ["python", fn]
 
 
-def _status_says_force(r, tmp, ws):
-    rows = {a["name"]: a for a in json.loads(r.out)["artifacts"]}
-    a = rows["prepare/syn"]
-    assert a["state"] == "stale" and a["reason"].endswith("is gone (moved?)") and a["fix"].endswith(" --force"), a
+def _status_fix_works(out, tmp, ws):
+    doc, again, before, after, st = out
+    a = {x["name"]: x for x in doc["artifacts"]}["prepare/mv"]
+    assert a["state"] == "stale" and a["reason"].endswith("is gone (moved?)") and a["fix"].startswith("cxrgen prepare"), a
+    assert again.code == 0 and "up to date" not in again.out + again.err, again.out + again.err  # was: "up to date"
+    assert after["fingerprint"] == before and st == {"prepare/mv": "up-to-date"}, (after["fingerprint"], before, st)
+    assert all(str(tmp / "w7") in i["path"] for i in after["inputs"] if i["kind"] in ("file", "dir"))
 
 
 def _ctrl_c(tmp, ws):
@@ -642,8 +654,9 @@ HOSTILE = [
     Case("identical weights saved twice", "train", _deterministic_weights, "ok",
          "same bytes (sorted safetensors header)",
          check=lambda out, tmp, ws: None if len(set(out)) == 1 else (_ for _ in ()).throw(AssertionError("differ"))),
-    Case("data set moved away", "status", _moved_data, "ok", "stale, and the fix says --force (a plain re-run would "
-         "say up to date)", code=0, check=_status_says_force),
+    Case("workspace moved", "status", _moved_workspace, "ok", "stale (moved?); the command status names records "
+         "the new place (was: 'up to date'); the fingerprint, hence everything downstream, is unchanged",
+         check=_status_fix_works),
     Case("real encoder without --encoder-weights", "embed", lambda tmp, ws: EMBED[:2] + ["syn", "--encoder", "medclip-vit"],
          r"encoder 'medclip-vit' has no weights \(give --encoder-weights FILE\|DIR\).*--allow-random-weights",
          "refused unless --allow-random-weights (tiny-* excepted)"),
