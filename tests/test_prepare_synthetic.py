@@ -166,3 +166,15 @@ def test_images_beside_the_reports_never_make_the_records_stale(cli, ws):
     rep.write_text(rep.read_text() + " \n")
     st = json.loads(cli("status", "--json").out)["artifacts"][0]
     assert st["state"] == "stale" and st["reason"] == f"input {root / 'files'} changed"
+
+
+def test_a_marker_without_a_file_list_is_reused_but_never_deleted(cli, ws, tmp_path):
+    root = tmp_path / "old"
+    assert cli("prepare", "synthetic", "--n", "5", "--root", root, "--name", "old").code == 0
+    doc = json.loads((root / "synthetic.json").read_text())
+    (root / "synthetic.json").write_text(json.dumps(doc["params"]))  # the format before file lists
+    assert cli("prepare", "synthetic", "--n", "5", "--root", root, "--name", "old").code == 0  # same params: reused
+    assert json.loads((root / "synthetic.json").read_text()) == doc["params"]
+    r = cli("prepare", "synthetic", "--n", "6", "--root", root, "--name", "old")
+    assert r.code == 3 and f"{root}: not empty and not written by cxrgen (no valid synthetic.json)" in r.err
+    assert (root / "ground_truth.jsonl").is_file()

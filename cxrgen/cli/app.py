@@ -64,17 +64,8 @@ app.command("env")(env.env)
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code (``main([...]) == 0`` in tests)."""
-    import signal
-    import threading
-
     from cxrgen.errors import CxrgenError
-    interrupted: list[int] = []
-
-    def on_sigint(signum, frame):  # typer turns Ctrl-C into a silent exit code 130: remember it to say so
-        interrupted.append(signum)
-        raise KeyboardInterrupt
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    interrupted = False
     try:
         rv = app(args=argv, prog_name="cxrgen", standalone_mode=False)
     except CxrgenError as e:  # always one line: wrapped library messages can hold newlines
@@ -91,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("aborted", err=True)
         code = 130
     except KeyboardInterrupt:
-        interrupted.append(signal.SIGINT)
-        code = 130
+        interrupted, code = True, 130
     except Exception as e:  # click usage errors arrive here in non-standalone mode (typer vendors click)
         if hasattr(e, "show") and isinstance(getattr(e, "exit_code", None), int):
             e.show()
@@ -101,10 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
     else:
         code = rv if isinstance(rv, int) else 0
-    finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
-    if interrupted and code == 130:
+        # typer turns Ctrl-C (and CXRGEN_FAIL_AT's KeyboardInterrupt) into a silent return of 130
+        interrupted = code == 130
+    if interrupted:
         typer.echo("interrupted; re-run the same command to resume", err=True)
     if argv is None:
         sys.exit(code)

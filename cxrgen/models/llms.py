@@ -180,17 +180,17 @@ def _local(path: str) -> str:
 
 
 def context_length(config: Any) -> int | None:
-    """Positions the model can attend to (``n_positions`` / ``max_position_embeddings``), if it says."""
-    for name in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
-        v = getattr(config, name, None)
-        if isinstance(v, int) and v > 0:
-            return v
-    return None
+    """Hard position limit of a model with learned absolute position embeddings (GPT-2's ``n_positions``:
+    position ids past it index out of the embedding table, a CUDA assert or an IndexError deep in the
+    model); ``None`` for rotary models (Llama, Qwen), whose ``max_position_embeddings`` is a training
+    length, not a limit."""
+    v = getattr(config, "n_positions", None)
+    return v if isinstance(v, int) and v > 0 else None
 
 
 def check_generation_length(config: Any, input_len: int, max_new_tokens: int) -> None:
-    """ConfigError if ``input_len`` (prefix/prompt positions) + ``max_new_tokens`` exceed the context
-    (position embeddings past it index out of range: a CUDA assert or an IndexError deep in the model)."""
+    """ConfigError if ``input_len`` (prefix/prompt positions) + ``max_new_tokens`` exceed the model's
+    hard position limit (:func:`context_length`)."""
     from cxrgen.errors import ConfigError
     n = context_length(config)
     if n is not None and input_len + max_new_tokens > n:

@@ -81,9 +81,12 @@ class ArtifactLock:
             text, st = "", None
         holder = _parse(text)
         unheld = _unheld(self.path)
-        if holder and holder["host"] == socket.gethostname():
-            return None if _alive(holder["pid"]) else f"pid {holder['pid']} is gone"
         age = time.time() - st.st_mtime if st else 0.0
+        if holder and holder["host"] == socket.gethostname():
+            if not _alive(holder["pid"]):
+                return f"pid {holder['pid']} is gone"
+            # a live cxrgen holder keeps its flock: a live pid without one is a reused pid
+            return f"pid {holder['pid']} does not hold it (pid reused)" if unheld and age > GRACE_S else None
         if holder is None and unheld and age > GRACE_S:
             return f"empty or unreadable lock, {age:.0f} s old, held by no process"
         return None

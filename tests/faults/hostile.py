@@ -282,6 +282,14 @@ def _empty_lock_held(tmp, ws):
     return ["python", fn]
 
 
+def _reused_pid_lock(tmp, ws):
+    import socket
+    lock = _write(ws / "prepare" / ".syn.lock", json.dumps({"host": socket.gethostname(), "pid": os.getppid()}))
+    old = time.time() - 3600
+    os.utime(lock, (old, old))  # a live process (our parent) that holds no flock: the pid was reused
+    return ["prepare", "synthetic", "--n", "24", "--name", "syn", "--root", str(tmp / "data"), "--force"]
+
+
 # --- 5. garbage committed as up to date --------------------------------------------------------------
 def _nan_checkpoint(tmp, ws):
     def fn():
@@ -528,6 +536,8 @@ HOSTILE = [
     # 4. locks
     Case("empty lock file left by a full disk", "prepare", _empty_old_lock, "ok",
          "recovered: an empty lock held by no process and older than 10 s is taken over", code=0, check=_lock_gone),
+    Case("old lock naming a live pid that holds no lock (pid reused)", "prepare", _reused_pid_lock, "ok",
+         "recovered: taken over", code=0, check=_lock_gone),
     Case("fresh lock file with garbage content", "train", _fresh_lock(b"\x00garbage"),
          r"train/r is being written by pid \? on \? \(.*\.r\.lock\); wait for it", "one-line error (was: traceback)"),
     Case("lock file holding a JSON list", "train", _fresh_lock(b"[1, 2]"),

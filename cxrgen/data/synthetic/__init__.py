@@ -63,7 +63,7 @@ def ensure_dataset(root: Path, cfg) -> bool:
     from cxrgen.utils.owned import check_replaceable, finish_partial, intact, remove_owned, start_partial
     from cxrgen.workspace.lock import ArtifactLock
     params = _params(cfg)
-    if intact(root, MARKER, params):
+    if intact(root, MARKER, params) or _legacy_marker(root) == params:
         return False
     check_replaceable(root, MARKER, "--root")  # before any work: never generate only to refuse later
     with ArtifactLock(root.with_name(f".{root.name}.lock"), f"synthetic data set {root}"):
@@ -78,6 +78,15 @@ def ensure_dataset(root: Path, cfg) -> bool:
             remove_owned(root, MARKER, "--root")
             os.replace(tmp, root)
     return True
+
+
+def _legacy_marker(root: Path) -> dict | None:
+    """A marker written before markers listed their files (the parameters only): reused, never deleted."""
+    try:
+        doc = json.loads((root / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and "generator_version" in doc else None
 
 
 class SyntheticSource:
