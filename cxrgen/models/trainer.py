@@ -134,7 +134,8 @@ class Trainer:
         import torch
         return torch.utils.data.DataLoader(ds, batch_sampler=batches, num_workers=self.cfg.workers,
                                            collate_fn=functools.partial(self.recipe.collate, with_targets=True),
-                                           persistent_workers=False, generator=generator)
+                                           persistent_workers=False, generator=generator,
+                                           pin_memory=self.rt.device.type == "cuda")  # non_blocking copies
 
     def _groups(self, epoch: int, in_epoch: int):
         """Lists of ``grad_accum`` collated micro-batches from optimizer step ``in_epoch`` of ``epoch`` on."""

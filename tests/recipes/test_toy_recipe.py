@@ -54,7 +54,7 @@ def toy_mode():
     MODES._descriptions.pop("toy")
 
 
-def test_toy_recipe_trains_and_generates_in_record_order(tmp_path, toy_mode):
+def test_toy_recipe_trains_and_generates_in_record_order(tmp_path, toy_mode, monkeypatch):
     torch.set_num_threads(1)
     ws = make_workspace(tmp_path / "w", n_train=8, n_val=4, n_test=5)
     args = ["train", "--mode", "toy", "--llm", "tiny-gpt2", "--run", "t", "optim.max_steps=4",
@@ -73,6 +73,15 @@ def test_toy_recipe_trains_and_generates_in_record_order(tmp_path, toy_mode):
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4]   # log_every 10, but each epoch (2 steps) ends with validation, which logs
 
+    # generation sorts each chunk by prompt length: the first batch written holds the two shortest prompts
+    # (test ids s0012…s0016 have prompts of 3, 1, 2, 3, 1 words: s0013 and s0016 come first) ...
+    monkeypatch.setenv("CXRGEN_FAIL_AT", "generate.batch:1")
+    r = run_cli("generate", "--run", "t", "max_new_tokens=5", "--batch-size", "2", workspace=ws.root)
+    assert r.code == 130
+    first = [json.loads(line)["id"] for line in (ws.root / "generate/t/test.partial/preds.jsonl").read_text().splitlines()]
+    assert first == ["s0013", "s0016"]
+    monkeypatch.delenv("CXRGEN_FAIL_AT")
+    # ... and preds.jsonl is written in record order all the same
     r = run_cli("generate", "--run", "t", "max_new_tokens=5", "--batch-size", "2", workspace=ws.root)
     assert r.code == 0, r.err
     rows = [json.loads(line) for line in (ws.root / "generate/t/test/preds.jsonl").read_text().splitlines()]
