@@ -340,7 +340,7 @@ def test_generate_refuses_zero_predictions(tmp_path, cli, ws):
             "--run", "r", "optim.max_steps=1", "optim.batch_size=2", "max_len=16")
     assert r.code == 0, r.err
     r = cli("generate", "--run", "r", "--split", "val", "max_new_tokens=4")
-    assert r.code == 2 and "generate/r/val: 0 predictions to write" in r.err and "has no record in split 'val'" in r.err
+    assert r.code == 3 and "generate/r/val: 0 predictions to write" in r.err and "has no record in split 'val'" in r.err
     assert not (ws / "generate" / "r" / "val").exists()
 
 
