@@ -54,7 +54,8 @@ class PrepareConfig:
 class EmbedConfig:
     dataset: str = F("synthetic", "prepared data set to embed")
     encoder: str = F("tiny-medclip-vit", "encoder registry name (`cxrgen list encoders`)")
-    weights: str = F("", "weights: Hugging Face id, local dir or file (default: the encoder's source)")
+    encoder_weights: str = F("", "encoder weights: Hugging Face id, local dir or file (default: the encoder's "
+                                 "source; --encoder-weights)", was="weights")
     allow_random_weights: bool = F(False, "let a real encoder without weights embed with random weights "
                                           "(tiny-* encoders always may)", runtime=True)
     dtype: Literal["float16", "float32"] = F("float16", "storage dtype of features.h5")
@@ -146,7 +147,7 @@ class TrainConfig:
     run: str = F("", "run name (default: <mode>-<llm>-<dataset>)")
     dataset: str = F("synthetic", "prepared data set")
     encoder: str = F("", "embed artifact to read (default: the recipe's encoder)")
-    weights: str = F("", "LLM weights override (local dir)")
+    llm_weights: str = F("", "LLM weights override (local dir; --llm-weights)", was="weights")
     max_len: int = F(100, "max report tokens (the target is truncated, EOS always kept)")
     loss_on: Literal["response", "all"] = F("response", "LM loss on the report + EOS only, or on the prompt text "
                                                         "too (LLaMA-XR's SFTTrainer: all)")
