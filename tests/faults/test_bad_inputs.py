@@ -433,7 +433,10 @@ def test_bad_input(case: Case, pipeline, tmp_path, monkeypatch):
         return
     import re
     assert r.code in (2, 3, 4, 5, 6, 75), (r.code, r.out[-500:], r.err[-2000:])   # by kind: cxrgen/errors.py
-    assert r.err.startswith("error: ") and r.err.count("\n") == 1 and "Traceback" not in r.err, r.err
+    # stderr also carries the log (progress before the failure); the error is its one last line
+    lines = r.err.splitlines()
+    assert lines[-1].startswith("error: ") and sum(ln.startswith("error: ") for ln in lines) == 1, r.err
+    assert r.err.endswith("\n") and "Traceback" not in r.err, r.err
     assert re.search(case.expect, r.err), r.err
     # previous artifacts untouched, and nothing half-written under a final name
     assert {k: v for k, v in _snapshot(ws).items() if k in before} == before
