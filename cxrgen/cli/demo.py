@@ -32,13 +32,13 @@ def demo(
     cfg = build_config(DemoConfig, config, overrides, n=n, seed=seed)
     ws = workspace(ctx)
     con = console()
-    if json_out:  # stdout carries only the JSON; the stages' own tables go to stderr
+    if json_out:  # stdout carries only the JSON (the log is on stderr); this also catches a library's print
         import contextlib
         import sys
         with contextlib.redirect_stdout(sys.stderr):
-            summary = stage.run(cfg, ws=ws, force=force, echo=lambda s: None)
+            summary = stage.run(cfg, ws=ws, force=force)
     else:
-        summary = stage.run(cfg, ws=ws, force=force, echo=con.print)
+        summary = stage.run(cfg, ws=ws, force=force)
     if json_out:
         import json
         typer.echo(json.dumps(summary, indent=2))  # keys in pipeline order, not sorted

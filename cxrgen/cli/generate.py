@@ -63,9 +63,7 @@ def generate(
         return _new_images(ctx, cfg, files, images_dir, csv_list(views) or ("frontal", "lateral"),
                            study_by or "folder", encoder_weights or "", json_out)
     from cxrgen.stages import generate as stage
-    from cxrgen.utils import dist
-    echo = (lambda s: console().print(s)) if dist.is_main() and not json_out else None
-    res = stage.run(cfg, ws=workspace(ctx), force=force, dry_run=dry_run, echo=echo)
+    res = stage.run(cfg, ws=workspace(ctx), force=force, dry_run=dry_run)
     if json_out and not dry_run and res is not None:
         import dataclasses
         emit_json(dataclasses.asdict(res))

@@ -48,11 +48,8 @@ def train(
                        encoder=encoder, weights=weights, encoder_weights=encoder_weights, seed=seed, device=device,
                        workers=workers, optim={"batch_size": batch_size} if batch_size is not None else None)
     from cxrgen.stages import train as stage
-    from cxrgen.utils import dist
     ws = workspace(ctx)
-    echo = (lambda s: console().print(s)) if dist.is_main() and not json_out else None
-    res = stage.run(cfg, ws=ws, force=force, dry_run=dry_run, resume=resume, echo=echo,
-                    resume_from_other=resume_from_other)
+    res = stage.run(cfg, ws=ws, force=force, dry_run=dry_run, resume=resume, resume_from_other=resume_from_other)
     if json_out and not dry_run and res is not None:
         import dataclasses
         emit_json(dataclasses.asdict(res))

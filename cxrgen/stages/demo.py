@@ -81,14 +81,14 @@ def majority_baseline(ws: Workspace, force: bool = False):
                             extra={"baseline": "most common training report", "frequency": counts[top]})
 
 
-def run(cfg: DemoConfig, *, ws: Workspace, force: bool = False, echo: Callable[[str], None] = print) -> dict:
+def run(cfg: DemoConfig, *, ws: Workspace, force: bool = False) -> dict:
     from cxrgen.stages import embed, generate, prepare, score, train
 
     c = configs(cfg, ws)
     timings: dict[str, float] = {}
 
     def step(name: str, fn: Callable[[], Any]) -> Any:
-        echo(f"[bold]▶ {name}[/]")
+        log.info("▶ %s", name)
         t = time.perf_counter()
         out = fn()
         timings[name] = round(time.perf_counter() - t, 1)

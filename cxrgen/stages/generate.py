@@ -207,7 +207,7 @@ def plan(cfg: GenerateConfig, ws: Workspace, src: Source | None = None) -> dict:
             "decoding": decoding(cfg)}
 
 
-def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False, echo: Any = None):
+def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False):
     """Generate reports for one split; returns the Manifest (or, with ``dry_run``, what it would do)."""
     from cxrgen.models.runtime import Runtime
     from cxrgen.workspace.artifact import ArtifactBuild
@@ -222,8 +222,7 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
     build = ArtifactBuild(ws, "generate", (cfg.run, key), cfg, src.inputs, force=force, rank=rt.rank)
     m = build.up_to_date()
     if m is not None:
-        if echo:
-            echo(f"generate/{cfg.run}/{key} is up to date (use --force to regenerate)")
+        log.info("generate/%s/%s is up to date (use --force to regenerate)", cfg.run, key)
         return m
     with build:
         rt.barrier()
@@ -243,8 +242,7 @@ def run(cfg: GenerateConfig, *, ws: Workspace, force: bool = False, dry_run: boo
             return None
         m = _commit(build, src, cfg, rt.world)
         rt.barrier()
-    if echo:
-        echo(f"wrote {len(src.records)} predictions to generate/{cfg.run}/{key}/preds.jsonl")
+    log.info("wrote %d predictions to generate/%s/%s/preds.jsonl", len(src.records), cfg.run, key)
     return m
 
 

@@ -135,7 +135,7 @@ def plan(cfg: TrainConfig, ws: Workspace | None = None) -> dict:
 
 # --- the run -----------------------------------------------------------------------------------------
 def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool = False,
-        resume: str = "auto", echo: Any = None, resume_from_other: bool = False):
+        resume: str = "auto", resume_from_other: bool = False):
     """Train; returns the Manifest (or the dry-run report dict)."""
     cfg = validate(cfg)
     if dry_run:
@@ -157,15 +157,14 @@ def run(cfg: TrainConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
                           resume=(resume == "auto"), rank=rt.rank)
     done = build.up_to_date()
     if done is not None:
-        if echo:
-            echo(f"train/{cfg.run} is up to date (use --force to retrain)")
+        log.info("train/%s is up to date (use --force to retrain)", cfg.run)
         return done
     with build:
         rt.barrier()  # rank 0 has prepared the work folder
-        return _train(cfg, cls, build, store, splits, resume, rt, echo)
+        return _train(cfg, cls, build, store, splits, resume, rt)
 
 
-def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rt, echo):
+def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rt):
     from cxrgen.models import checkpoint as ck
     from cxrgen.models.llms import count_params
     from cxrgen.models.recipes.base import DataContext
@@ -187,8 +186,8 @@ def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rt, echo):
     else:
         src = ck.find_latest(trainer.ckroot) if build.resumed or not rt.is_main else None
     start = trainer.restore(src)
-    if src is not None and echo and rt.is_main:
-        echo(f"resuming train/{cfg.run} from {src.name} (step {start}/{trainer.total_steps})")
+    if src is not None and rt.is_main:
+        log.info("resuming train/%s from %s (step %d/%d)", cfg.run, src.name, start, trainer.total_steps)
     trainer.fit()
     done = trainer.finish()
     if not rt.is_main:
@@ -202,10 +201,9 @@ def _train(cfg: TrainConfig, cls, build, store, splits, resume: str, rt, echo):
                             "llm_source": recipe.llm.source, "encoder": cls.encoder_name(cfg),
                             "precision": rt.precision, **({"best": done["best"]} if "best" in done else {})})
     rt.barrier()
-    if echo:
-        val = done["val_loss"]
-        echo(f"trained train/{cfg.run}: {done['steps']} steps, loss {done['final_loss']:.4f}"
-             + (f", val loss {val:.4f}" if val is not None else ""))
+    val = done["val_loss"]
+    log.info("trained train/%s: %d steps, loss %.4f%s", cfg.run, done["steps"], done["final_loss"],
+             f", val loss {val:.4f}" if val is not None else "")
     return m
 
 

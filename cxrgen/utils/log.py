@@ -1,4 +1,9 @@
-"""Logging: INFO for progress and counts, never report text (it can hold patient data)."""
+"""Logging: INFO for progress and counts, never report text (it can hold patient data).
+
+Stages report through this logger and return data; cli/ renders the data on stdout. The handler
+writes to stderr, so stdout carries only a command's output (pure JSON under --json) and logs
+can be silenced or redirected without losing it.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +25,12 @@ def setup(verbosity: int = 0) -> None:
     if os.environ.get("CXRGEN_LOGLEVEL"):
         level = getattr(logging, os.environ["CXRGEN_LOGLEVEL"].upper(), level)
     try:
+        from rich.console import Console
         from rich.logging import RichHandler
-        handler: logging.Handler = RichHandler(show_path=False, show_time=False, markup=False)
+        handler: logging.Handler = RichHandler(console=Console(stderr=True), show_path=False, show_time=False,
+                                               markup=False)
     except ImportError:
-        handler = logging.StreamHandler()
+        handler = logging.StreamHandler()  # stderr
     log.handlers[:] = [handler]
     log.setLevel(level)
     log.propagate = True  # our handler prints; root normally has none (and pytest caplog can listen)

@@ -38,8 +38,11 @@ def test_train_dies_at_a_step_then_resumes_to_the_same_weights(tmp_path, monkeyp
     ck = ws.root / "train/r.partial/checkpoints"
     assert sorted(p.name for p in ck.glob("step-*")) == ["step-000003"] and not (ws.root / "train/r").exists()
     monkeypatch.delenv(faults.ENV)
-    r = run_cli(*args, workspace=ws.root)
-    assert r.code == 0 and "resuming train/r from step-000003 (step 3/8)" in r.out
+    r = run_cli(*args, "--json", workspace=ws.root)   # the log goes to stderr: stdout is the manifest alone
+    assert r.code == 0 and "resuming train/r from step-000003 (step 3/8)" in r.err
+    assert "trained train/r: 8 steps, loss " in r.err
+    manifest = json.loads(r.out)
+    assert manifest["key"] == ["r"] and manifest["counts"]["steps"] == 8
     assert _same(_weights(ref.root, "r"), _weights(ws.root, "r"))
     rows = lambda w: [json.loads(line) for line in (w / "train/r/metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in rows(ws.root)] == list(range(1, 9))

@@ -97,7 +97,7 @@ def test_best_survives_a_kill_between_validation_and_save(tmp_path):
     assert best["step"] == 3                         # ... but its best/ was never written
     r = run_cli(*ARGS, workspace=ws.root)
     assert r.code == 0, r.err
-    assert "resuming train/r from step-000003" in r.out
+    assert "resuming train/r from step-000003" in r.err
     a, b = ref.root / "train" / "r", ws.root / "train" / "r"
     assert json.loads((a / "best/state.json").read_text())["select"] == \
         json.loads((b / "best/state.json").read_text())["select"]

@@ -94,7 +94,7 @@ def test_kill_9_then_resume_auto_gives_identical_weights(tmp_path):
     assert not (ws.root / "train" / "r").exists()
     r = run_cli(*args, workspace=ws.root)
     assert r.code == 0, r.err
-    assert "resuming train/r from step-" in r.out
+    assert "resuming train/r from step-" in r.err
     assert _same(_weights(ref.root, "r"), _weights(ws.root, "r"))
     steps = [json.loads(l)["step"] for l in (ws.root / "train/r/metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 41))
@@ -104,7 +104,7 @@ def test_kill_9_then_resume_auto_gives_identical_weights(tmp_path):
     assert (ws.root / "train/r/checkpoints/latest").read_text().strip() == "step-000036"
     # an unchanged re-run is up to date
     again = run_cli(*args, workspace=ws.root)
-    assert again.code == 0 and "up to date" in again.out
+    assert again.code == 0 and "train/r is up to date" in again.err and again.out == ""
 
 
 def test_checkpoint_of_another_mode_and_pickles_are_refused(tmp_path):
