@@ -115,7 +115,7 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
     if s.data_name:
         train.append(f"dataset={s.data}")
     if roots.llm_weights:
-        train.append(f"weights={roots.llm_weights}")
+        train.append(f"llm_weights={roots.llm_weights}")
     if roots.encoder_weights and not s.cached_features:
         train.append(f"encoder_weights={roots.encoder_weights}")
     cmds.append(ws + train)

@@ -1,7 +1,10 @@
 
+import hashlib
+import json
+
 import pytest
 
-from cxrgen.config.base import load_config, parse_overrides, semantic_hash, to_yaml
+from cxrgen.config.base import load_config, parse_overrides, semantic_dict, semantic_hash, to_yaml
 from cxrgen.config.schema import EmbedConfig, TrainConfig
 from cxrgen.errors import ConfigError
 
@@ -58,3 +61,26 @@ def test_parse_overrides_rejects_missing_equals():
     with pytest.raises(ConfigError, match="not of the form key=value"):
         parse_overrides(["lr"])
     assert parse_overrides(["a.b=[1,2]", "c=hello world"]) == {"a": {"b": [1, 2]}, "c": "hello world"}
+
+
+def test_weights_keys_are_named_like_the_flags_and_the_old_key_still_reads(tmp_path, caplog):
+    old = tmp_path / "old.yaml"
+    old.write_text("llm: gpt2\nweights: /w/gpt2\n")
+    with caplog.at_level("WARNING", logger="cxrgen.config"):
+        cfg = load_config(TrainConfig, old)
+    assert cfg.llm_weights == "/w/gpt2" and cfg.encoder_weights == ""
+    assert caplog.text.count("config key 'weights' is deprecated; write 'llm_weights'") == 1
+    assert str(old) in caplog.text
+    new = load_config(TrainConfig, {"llm": "gpt2"}, overrides=["llm_weights=/w/gpt2"])
+    assert new == cfg
+    # the rename alone leaves fingerprints (hence existing artifacts) as they were
+    d = semantic_dict(new)
+    d["weights"] = d.pop("llm_weights")  # the dict hashed before the rename
+    blob = json.dumps(d, sort_keys=True, separators=(",", ":"), default=str)
+    assert semantic_hash(new) == hashlib.sha256(blob.encode()).hexdigest()
+    assert semantic_dict(new)["llm_weights"] == "/w/gpt2" and "weights" not in semantic_dict(new)  # manifests
+    assert load_config(EmbedConfig, {}, overrides=["weights=w.pt"]).encoder_weights == "w.pt"
+    with pytest.raises(ConfigError, match="both 'weights' and 'llm_weights' are set; keep only 'llm_weights'"):
+        load_config(TrainConfig, {"weights": "a", "llm_weights": "b"})
+    # a later layer's new key overrides an earlier layer's old one
+    assert load_config(TrainConfig, old, overrides=["llm_weights=/x"]).llm_weights == "/x"

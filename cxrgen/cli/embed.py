@@ -13,7 +13,7 @@ def embed(
     overrides: Optional[List[str]] = typer.Argument(None, help="key=value config overrides (e.g. shard_size=512)."),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Prepared data set (default: synthetic)."),
     encoder: Optional[str] = typer.Option(None, "--encoder", "-e", help="Encoder name (`cxrgen list encoders`)."),
-    weights: Optional[str] = typer.Option(None, "--encoder-weights", help="Encoder weights: Hugging Face id, local folder or file."),
+    encoder_weights: Optional[str] = typer.Option(None, "--encoder-weights", help="Encoder weights: Hugging Face id, local folder or file."),
     allow_random_weights: Optional[bool] = typer.Option(None, "--allow-random-weights",
                                                         help="Let a real encoder without --encoder-weights run on random weights."),
     dtype: Optional[str] = typer.Option(None, "--dtype", help="Storage dtype: float16 (default) or float32."),
@@ -40,7 +40,7 @@ def embed(
     from cxrgen.config.schema import EmbedConfig
     from cxrgen.stages import embed as stage
 
-    cfg = build_config(EmbedConfig, config, overrides, dataset=dataset, encoder=encoder, weights=weights,
+    cfg = build_config(EmbedConfig, config, overrides, dataset=dataset, encoder=encoder, encoder_weights=encoder_weights,
                        allow_random_weights=allow_random_weights,
                        dtype=dtype, batch_size=batch_size, workers=workers, device=device, on_error=on_error)
     ws = workspace(ctx)

@@ -20,7 +20,7 @@ def train(
     run: Optional[str] = typer.Option(None, "--run", "--run-name", help="run name (default: <mode>-<llm>-<dataset>; under torchrun write --run-name, since torchrun mistakes --run for its --run-path)"),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="prepared data set (default: synthetic)"),
     encoder: Optional[str] = typer.Option(None, "--encoder", help="embed artifact to read (default: the recipe's)"),
-    weights: Optional[str] = typer.Option(None, "--llm-weights", help="local folder with the LLM's weights"),
+    llm_weights: Optional[str] = typer.Option(None, "--llm-weights", help="local folder with the LLM's weights"),
     encoder_weights: Optional[str] = typer.Option(None, "--encoder-weights",
                                                   help="delta/deep: weights of the Swin run on the fly (HF id, folder or file)"),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (default)"),
@@ -45,7 +45,7 @@ def train(
     """
     from cxrgen.config.schema import TrainConfig
     cfg = build_config(TrainConfig, config, overrides, mode=mode, llm=llm, run=run, dataset=dataset,
-                       encoder=encoder, weights=weights, encoder_weights=encoder_weights, seed=seed, device=device,
+                       encoder=encoder, llm_weights=llm_weights, encoder_weights=encoder_weights, seed=seed, device=device,
                        workers=workers, optim={"batch_size": batch_size} if batch_size is not None else None)
     from cxrgen.stages import train as stage
     ws = workspace(ctx)

@@ -27,13 +27,16 @@ T = TypeVar("T")
 
 def config_field(default: Any = dataclasses.MISSING, help: str = "", *, runtime: bool = False,
                  default_factory: Any = dataclasses.MISSING, lo: float | None = None, hi: float | None = None,
-                 cpus: bool = False) -> Any:
+                 cpus: bool = False, was: str = "") -> Any:
     """A dataclass field with a help text; ``runtime=True`` keeps it out of the fingerprint.
+
+    ``was`` is the key's former name: still read (with a deprecation warning), and the name the
+    field keeps in the semantic hash, so renaming a key does not make existing artifacts stale.
 
     ``lo``/``hi`` bound a number (inclusive; outside is a ConfigError naming key and range); ``cpus``
     marks a process count, capped with a warning at the CPUs available (:mod:`cxrgen.utils.resources`).
     Both are enforced where configs are built from user input (:func:`from_dict`)."""
-    meta = {"help": help, "runtime": runtime, "lo": lo, "hi": hi, "cpus": cpus}
+    meta = {"help": help, "runtime": runtime, "lo": lo, "hi": hi, "cpus": cpus, "was": was}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -62,6 +65,30 @@ def _unknown(key: str, cls: type, where: str, prefix: str = "") -> ConfigError:
     close = difflib.get_close_matches(key, keys, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ConfigError(f"{where}: unknown config key {key!r}{hint}; valid keys: {', '.join(keys)}")
+
+
+def renamed_keys(cls: type, data: dict, where: str, prefix: str = "") -> dict:
+    """``data`` with former key names (``config_field(was=...)``) replaced by the current ones.
+
+    Old YAML files, old runs' config.yaml and old key=value overrides keep working, with a warning
+    that names the file and the new key; both names at once is an error (which one is meant?)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        old = f.metadata.get("was")
+        if old and old in out:
+            if f.name in out:
+                raise ConfigError(f"{where}: both {prefix + old!r} and {prefix + f.name!r} are set; "
+                                  f"keep only {prefix + f.name!r}")
+            import logging
+            logging.getLogger("cxrgen.config").warning("%s: config key %r is deprecated; write %r",
+                                                       where, prefix + old, prefix + f.name)
+            out[f.name] = out.pop(old)
+        if dataclasses.is_dataclass(hints[f.name]) and isinstance(out.get(f.name), dict):
+            out[f.name] = renamed_keys(hints[f.name], out[f.name], where, f"{prefix}{f.name}.")
+    return out
 
 
 def _type_name(tp: Any) -> str:
@@ -139,7 +166,7 @@ def coerce(value: Any, tp: Any, key: str, where: str = "config") -> Any:
 
 def from_dict(cls: type[T], data: dict | None, where: str = "config", prefix: str = "") -> T:
     """Build a (nested) config dataclass, checking keys and types (``prefix``: dotted path of ``cls``)."""
-    data = dict(data or {})
+    data = renamed_keys(cls, dict(data or {}), where, prefix) if not prefix else dict(data or {})
     hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for k in data:
@@ -201,19 +228,24 @@ def to_dict(cfg: Any) -> dict:
     return conv(cfg)
 
 
-def semantic_dict(cfg: Any) -> dict:
-    """The config without runtime-only fields: what decides an artifact's content."""
+def semantic_dict(cfg: Any, *, former_names: bool = False) -> dict:
+    """The config without runtime-only fields: what decides an artifact's content.
+
+    ``former_names``: renamed keys under their ``was`` name (what :func:`semantic_hash` hashes)."""
     out = {}
     for f in dataclasses.fields(cfg):
         if f.metadata.get("runtime"):
             continue
         v = getattr(cfg, f.name)
-        out[f.name] = semantic_dict(v) if dataclasses.is_dataclass(v) else to_dict(v)
+        key = (former_names and f.metadata.get("was")) or f.name
+        out[key] = semantic_dict(v, former_names=former_names) if dataclasses.is_dataclass(v) else to_dict(v)
     return out
 
 
 def semantic_hash(cfg: Any) -> str:
-    blob = json.dumps(semantic_dict(cfg), sort_keys=True, separators=(",", ":"), default=str)
+    """sha256 of :func:`semantic_dict`; a renamed key hashes under its former name, so the rename
+    alone changes no artifact's fingerprint (existing runs stay up to date)."""
+    blob = json.dumps(semantic_dict(cfg, former_names=True), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -353,10 +385,11 @@ def load_config(cls: type[T], *layers: dict | str | Path | None, overrides: list
         if layer is None:
             continue
         data, src = (layer, where) if isinstance(layer, dict) else (read_yaml(layer), str(layer))
+        data = renamed_keys(cls, data, src)  # here, so a layer's old key warns once and merges as the new one
         from_dict(cls, _merge(merged, data), where=src)  # validate this layer with its own name
         merged = _merge(merged, data)
     if overrides:
-        merged = _merge(merged, parse_overrides(overrides))
+        merged = _merge(merged, renamed_keys(cls, parse_overrides(overrides), "override"))
         return from_dict(cls, merged, where="override")
     return from_dict(cls, merged, where=where)
 

@@ -18,9 +18,14 @@ from cxrgen.utils.device import normalize_device
 class PrepareConfig:
     dataset: Literal["mimic", "iu", "synthetic"] = F("synthetic", "data set reader")
     name: str = F("", "workspace name of the prepared data set (default: the reader's name)")
-    root: str = F("", "data set root (MIMIC-CXR-JPG root, IU image dir, synthetic output dir)")
-    reports: str = F("", "reports: MIMIC dir or mimic-cxr-reports.zip; IU NLMCXR_reports.tgz, XML dir or indiana_reports.csv")
-    projections: str = F("", "IU Kaggle indiana_projections.csv")
+    # where the data lies is not what it is: the readers fingerprint these inputs by content (files by
+    # sha256, report trees by relative names, sizes and mtimes), so a moved data set keeps its fingerprint
+    # and nothing downstream goes stale; the path is still recorded (manifest inputs, extra.root, config.yaml)
+    root: str = F("", "data set root (MIMIC-CXR-JPG root, IU image dir, synthetic output dir)", runtime=True)
+    reports: str = F("", "reports: MIMIC dir or mimic-cxr-reports.zip; IU NLMCXR_reports.tgz, XML dir or indiana_reports.csv",
+                     runtime=True)
+    projections: str = F("", "IU Kaggle indiana_projections.csv", runtime=True)
+    # not runtime: R2Gen's MIMIC image folder (377k files) is not hashed, so its path stands for its content
     images: str = F("", "IU image directory, or the image folder of R2Gen's annotation.json (optional)")
     views: tuple[str, ...] = F(("AP", "PA"), "views kept (ViewPosition); empty keeps all")
     per_image: bool = F(False, "one record per image instead of per study")
@@ -28,7 +33,7 @@ class PrepareConfig:
     clean: Literal["r2gen", "r2gengpt", "lower", "none"] = F("r2gen", "report cleaning convention")
     deid: Literal["keep", "normalize"] = F("keep", "keep MIMIC's '___' de-identification markers or normalise them")
     split: Literal["official", "r2gen", "random"] = F("official", "split policy (IU: r2gen or random)")
-    annotation: str = F("", "R2Gen annotation.json (iu_xray or mimic_cxr) for --split r2gen")
+    annotation: str = F("", "R2Gen annotation.json (iu_xray or mimic_cxr) for --split r2gen", runtime=True)
     val_frac: float = F(0.1, "random split: validation fraction (by patient)")
     test_frac: float = F(0.2, "random split: test fraction (by patient)")
     seed: int = F(0, "seed for random splits and synthetic data")
@@ -54,7 +59,8 @@ class PrepareConfig:
 class EmbedConfig:
     dataset: str = F("synthetic", "prepared data set to embed")
     encoder: str = F("tiny-medclip-vit", "encoder registry name (`cxrgen list encoders`)")
-    weights: str = F("", "weights: Hugging Face id, local dir or file (default: the encoder's source)")
+    encoder_weights: str = F("", "encoder weights: Hugging Face id, local dir or file (default: the encoder's "
+                                 "source; --encoder-weights)", was="weights")
     allow_random_weights: bool = F(False, "let a real encoder without weights embed with random weights "
                                           "(tiny-* encoders always may)", runtime=True)
     dtype: Literal["float16", "float32"] = F("float16", "storage dtype of features.h5")
@@ -146,7 +152,7 @@ class TrainConfig:
     run: str = F("", "run name (default: <mode>-<llm>-<dataset>)")
     dataset: str = F("synthetic", "prepared data set")
     encoder: str = F("", "embed artifact to read (default: the recipe's encoder)")
-    weights: str = F("", "LLM weights override (local dir)")
+    llm_weights: str = F("", "LLM weights override (local dir; --llm-weights)", was="weights")
     max_len: int = F(100, "max report tokens (the target is truncated, EOS always kept)")
     loss_on: Literal["response", "all"] = F("response", "LM loss on the report + EOS only, or on the prompt text "
                                                         "too (LLaMA-XR's SFTTrainer: all)")

@@ -156,7 +156,7 @@ def resolve(name: str, weights: str = "") -> LLMSpec:
         info = LLMS.get(name).info
         if info.get("tiny"):
             if weights:
-                raise ConfigError(f"llm {name!r} is a random tiny model; it takes no weights={weights!r}")
+                raise ConfigError(f"llm {name!r} is a random tiny model; it takes no --llm-weights (got {weights!r})")
             return LLMSpec(name, tiny=info["tiny"])
         return LLMSpec(name, hf=info["hf"], local=_local(weights) if weights else "")
     if weights:

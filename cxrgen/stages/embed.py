@@ -126,16 +126,16 @@ def plan(cfg: EmbedConfig, ws: Workspace) -> dict:
     from cxrgen.models.encoders import load_encoder
     _, prep = upstream(ws, "prepare", cfg.dataset)
     items = list_images(ws, cfg.dataset, prep)
-    if cfg.weights:
+    if cfg.encoder_weights:
         from cxrgen.models.encoders.base import weight_kind
-        weight_kind(cfg.weights)  # a missing file or folder is reported now, not after the plan
-    enc = load_encoder(cfg.encoder, cfg.weights, load_weights=False)
+        weight_kind(cfg.encoder_weights)  # a missing file or folder is reported now, not after the plan
+    enc = load_encoder(cfg.encoder, cfg.encoder_weights, load_weights=False)
     world = dist.world_size()
     shards = shard_ranges(len(items), cfg.batch_size, cfg.shard_size)
     work = ws.partial_dir("embed", cfg.dataset, cfg.encoder)
     done = sum(1 for s in shards if (work / shard_name(*s)).is_file())
     row = int(np.prod(enc.output_shape)) * np.dtype(cfg.dtype).itemsize + (4 * len(enc.score_labels))
-    return {"encoder": cfg.encoder, "weights": cfg.weights or "random-init", "params": enc.param_count(), "output_shape": list(enc.output_shape),
+    return {"encoder": cfg.encoder, "weights": cfg.encoder_weights or "random-init", "params": enc.param_count(), "output_shape": list(enc.output_shape),
             "dtype": cfg.dtype, "scores": len(enc.score_labels), "images": len(items), "dataset": cfg.dataset,
             "cache_bytes": row * len(items), "world_size": world, "shards": len(shards),
             "shard_images": shards[0][1] - shards[0][0] if shards else 0, "shards_done": done,
@@ -179,7 +179,7 @@ def run(cfg: EmbedConfig, *, ws: Workspace, force: bool = False, dry_run: bool =
     if not items:
         check_yield(f"embed/{cfg.dataset}/{cfg.encoder}", 0, {}, unit="images",
                     default_fix=f"prepare/{cfg.dataset} lists no image; re-run `cxrgen prepare` with the images")
-    enc = load_encoder(cfg.encoder, cfg.weights, allow_random=cfg.allow_random_weights)
+    enc = load_encoder(cfg.encoder, cfg.encoder_weights, allow_random=cfg.allow_random_weights)
     weights_sha = enc.weights_sha256()
     inputs = [rec_entry, {"kind": "value", "name": "weights", "sha256": weights_sha}]
     build = ArtifactBuild(ws, "embed", (cfg.dataset, cfg.encoder), cfg, inputs, force=force, rank=rank)

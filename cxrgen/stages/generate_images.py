@@ -117,11 +117,11 @@ def _encoder(ws: Workspace, dataset: str, name: str, weights_override: str, devi
     from cxrgen.workspace.artifact import upstream
     _, em = upstream(ws, "embed", dataset, name)
     ecfg = load_config(EmbedConfig, em.config)
-    enc = load_encoder(name, weights_override or ecfg.weights)
+    enc = load_encoder(name, weights_override or ecfg.encoder_weights)
     sha, want = enc.weights_sha256(), em.extra.get("weights_sha256")
     if want and sha != want:
         raise InputError(f"encoder {name}: weights sha256 {sha[:12]} differ from the ones embed/{dataset}/{name} used "
-                         f"({want[:12]}, {ecfg.weights or 'the registry default'}); pass those with --encoder-weights")
+                         f"({want[:12]}, {ecfg.encoder_weights or 'the registry default'}); pass those with --encoder-weights")
     return replace(ecfg, workers=0, device=device, batch_size=min(ecfg.batch_size, 32)), enc
 
 

@@ -478,7 +478,7 @@ def run_tokenizer(ws, gen_manifest) -> str:
     for entry in gen_manifest.inputs:
         if entry.get("kind") == "artifact" and entry.get("stage") == "train":
             conf = read_manifest(ws.artifact_dir("train", *entry["key"])).config
-            return f"{conf.get('llm', '')}|{conf.get('weights', '') or ''}"
+            return f"{conf.get('llm', '')}|{conf.get('llm_weights', conf.get('weights', '')) or ''}"
     raise ConfigError("--truncate-references: the generate artifact names no training run; give --reference-tokenizer LLM")
 
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cxrgen.workspace.hashing import dir_signature, file_sha256
-from cxrgen.workspace.layout import KEY_PARTS, STAGES, Workspace, fix_command
+from cxrgen.workspace.layout import FILES, KEY_PARTS, STAGES, Workspace, fix_command
 from cxrgen.workspace.manifest import CorruptManifestError, check_outputs, read_manifest
 
 
@@ -46,6 +46,41 @@ def _raw_changed(inp: dict) -> str | None:
     if inp.get("sha256") and file_sha256(p) == inp["sha256"]:
         return None
     return f"input {p} changed"
+
+
+# PrepareConfig fields naming where the data lies (runtime-only: the inputs are fingerprinted by content)
+_PLACES = ("root", "reports", "projections", "annotation", "images")
+
+
+def _moved_prepare(final: Path, gone: Path, reason: str, fix: str) -> tuple[str, str]:
+    """The command that re-prepares a moved data set: its own config.yaml, with each option whose path
+    held the gone input replaced by a placeholder for the new place (``--root NEW_ROOT``). The data
+    location does not enter the fingerprint, so that run keeps it and nothing downstream goes stale.
+    With no such option (data inside a moved workspace) the config alone finds it again."""
+    import shlex
+
+    from cxrgen.config.base import read_yaml
+    from cxrgen.errors import ConfigError
+    config = final / FILES["config"]
+    try:
+        cfg = read_yaml(config)
+    except (ConfigError, OSError):  # unreadable or hand-edited: keep the generic fix
+        return reason, fix
+    if not isinstance(cfg, dict) or not cfg.get("dataset"):
+        return reason, fix
+    reader = str(cfg["dataset"])
+    flags = []
+    for name in _PLACES:
+        value = cfg.get(name)
+        if not value:
+            continue
+        where = {Path(str(value)).expanduser().absolute(), Path(str(value)).expanduser().resolve()}
+        if any(gone == w or w in gone.parents for w in where):
+            flags.append(f"--{name.replace('_', '-')} NEW_{name.upper()}")
+    cmd = f"cxrgen prepare {shlex.quote(reader)} --config {shlex.quote(str(config))}"
+    if flags:
+        reason += f"; give its new place as {' and '.join(f.split()[0] for f in flags)}"
+    return reason, " ".join([cmd, *flags])
 
 
 def artifact_status(ws: Workspace, stage: str, key: tuple[str, ...], verify: bool = False) -> ArtifactStatus:
@@ -87,6 +122,8 @@ def artifact_status(ws: Workspace, stage: str, key: tuple[str, ...], verify: boo
                 st.state, st.reason = "stale", why
                 if why.endswith("is gone"):  # moved? re-running the stage with its new place records it
                     st.reason += " (moved?)"
+                    if stage == "prepare":
+                        st.reason, st.fix = _moved_prepare(final, Path(inp["path"]), st.reason, st.fix)
                 return st
     st.state, st.fix = "up-to-date", ""
     enc = m.extra.get("encoder") if isinstance(m.extra, dict) else None

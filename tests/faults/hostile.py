@@ -468,6 +468,40 @@ def _status_fix_works(out, tmp, ws):
     assert all(str(tmp / "w7") in i["path"] for i in after["inputs"] if i["kind"] in ("file", "dir"))
 
 
+def _moved_data_root(tmp, ws):
+    def fn():
+        import shlex
+
+        from tests.conftest import run_cli
+        from tests.faults.harness import manifest, states
+        w = tmp / "w8"
+        assert run_cli("prepare", "synthetic", "--n", "5", "--name", "mv", "--root", tmp / "d8", workspace=w).code == 0
+        assert run_cli("embed", "--dataset", "mv", "--encoder", "tiny-medclip-vit", "--workers", "0", workspace=w).code == 0
+        before, emb = manifest(w, "prepare", "mv"), manifest(w, "embed", "mv", "tiny-medclip-vit")
+        os.replace(tmp / "d8", tmp / "d9")  # the data set moves, the workspace stays
+        doc = json.loads(run_cli("status", "--json", workspace=w).out)
+        fix = {x["name"]: x for x in doc["artifacts"]}["prepare/mv"]
+        argv = shlex.split(fix["fix"].replace("NEW_ROOT", shlex.quote(str(tmp / "d9"))))
+        again = run_cli(*argv[1:], workspace=w)  # the command status names, with the new root filled in
+        return (fix, argv, again, before, emb, manifest(w, "prepare", "mv"),
+                manifest(w, "embed", "mv", "tiny-medclip-vit"), states(w))
+    return ["python", fn]
+
+
+def _root_fix_works(out, tmp, ws):
+    fix, argv, again, before, emb, after, emb_after, st = out
+    assert fix["state"] == "stale" and fix["reason"] == (f"input {tmp / 'd8' / 'mimic-cxr-2.0.0-metadata.csv.gz'} is gone "
+                                                         "(moved?); give its new place as --root"), fix
+    assert fix["fix"] == f"cxrgen prepare synthetic --config {tmp / 'w8/prepare/mv/config.yaml'} --root NEW_ROOT", fix
+    assert argv[-2:] == ["--root", str(tmp / "d9")], argv
+    assert again.code == 0 and "up to date" not in again.out + again.err, again.out + again.err
+    assert after["fingerprint"] == before["fingerprint"] and after["extra"]["root"] == str(tmp / "d9"), after
+    assert "root" not in after["config"] and "root" not in before["config"], after["config"]  # not in the fingerprint
+    assert all(str(tmp / "d9") in i["path"] for i in after["inputs"] if i["kind"] in ("file", "dir")), after["inputs"]
+    assert emb_after == emb and st == {"prepare/mv": "up-to-date", "embed/mv/tiny-medclip-vit": "up-to-date"}, st
+    assert not (tmp / "d8").exists()  # nothing generated again at the old place
+
+
 def _ctrl_c(tmp, ws):
     def fn():
         import signal
@@ -657,6 +691,9 @@ HOSTILE = [
     Case("workspace moved", "status", _moved_workspace, "ok", "stale (moved?); the command status names records "
          "the new place (was: 'up to date'); the fingerprint, hence everything downstream, is unchanged",
          check=_status_fix_works),
+    Case("data set moved (--root outside the workspace)", "status", _moved_data_root, "ok",
+         "stale (moved?) naming `--root NEW_ROOT`; that command re-records the place with the same fingerprint, "
+         "so embed stays up to date (was: root in the fingerprint, everything downstream stale)", check=_root_fix_works),
     Case("real encoder without --encoder-weights", "embed", lambda tmp, ws: EMBED[:2] + ["syn", "--encoder", "medclip-vit"],
          r"encoder 'medclip-vit' has no weights \(give --encoder-weights FILE\|DIR\).*--allow-random-weights",
          "refused unless --allow-random-weights (tiny-* excepted)"),

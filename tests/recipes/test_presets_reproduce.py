@@ -167,7 +167,7 @@ def test_reproduce_dry_run_plans_the_chain(cli, ws):
                                     "--views", "all", "--split", "r2gen", "--annotation", "/d/annotation.json"]
     assert d["commands"][1][3:] == ["embed", "--dataset", "iu", "--encoder", "swin-base-grid",
                                     "--encoder-weights", "microsoft/swin-base-patch4-window7-224"]   # never random
-    assert d["commands"][2][-2:] == ["run=r2gengpt-shallow-iu", "weights=/w/llama2"]
+    assert d["commands"][2][-2:] == ["run=r2gengpt-shallow-iu", "llm_weights=/w/llama2"]
     assert d["commands"][3][-6:] == ["beams=3", "repetition_penalty=2.0", "length_penalty=2.0",
                                      "min_new_tokens=40", "max_new_tokens=100", "checkpoint=best"]
     assert d["commands"][4][3:] == ["score", "--run", "r2gengpt-shallow-iu", "--split", "test",

@@ -57,7 +57,7 @@ def test_resolution_of_names_dirs_and_ids(tmp_path):
         resolve("gtp2")
     with pytest.raises(CheckpointError, match="no config.json"):
         resolve(str(tmp_path))
-    with pytest.raises(ConfigError, match="takes no weights"):
+    with pytest.raises(ConfigError, match="takes no --llm-weights"):
         resolve("tiny-gpt2", weights=str(tmp_path))
 
 

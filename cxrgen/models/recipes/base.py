@@ -161,7 +161,7 @@ class Recipe(nn.Module):
         """Optional hook: the LLM (``cxrgen.models.llms.LLM``); override e.g. to quantise (qlora)."""
         from cxrgen.models.llms import load_llm
         dtype = None if meta else cls.llm_dtype(cfg, device)
-        return load_llm(cfg.llm, weights=cfg.weights, meta=meta, device=device, dtype=dtype)
+        return load_llm(cfg.llm, weights=cfg.llm_weights, meta=meta, device=device, dtype=dtype)
 
     @classmethod
     def create(cls, cfg: Any, *, meta: bool = False, device: Any = None,

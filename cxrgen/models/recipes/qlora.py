@@ -86,11 +86,11 @@ class QloraRecipe(Recipe):
         from cxrgen.models.llms import load_llm
         from cxrgen.models.quant import nf4_config, resolve_quant
         if meta:
-            return load_llm(cfg.llm, weights=cfg.weights, meta=True)
+            return load_llm(cfg.llm, weights=cfg.llm_weights, meta=True)
         dev = str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
         if resolve_quant(cfg.quant, dev) == "nf4":
             compute = "float16" if cfg.precision == "fp16" else "bfloat16"
-            return load_llm(cfg.llm, weights=cfg.weights, device=device or dev,
+            return load_llm(cfg.llm, weights=cfg.llm_weights, device=device or dev,
                             quantization_config=nf4_config(compute))
         return super().load_llm(cfg, device=device)   # bf16 base weights on CUDA, fp32 on CPU
 
