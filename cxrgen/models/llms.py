@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cxrgen.errors import CheckpointError, ConfigError, DependencyError
+from cxrgen.models.seed import seeded
 
 # --- built-in architecture configs (config.json values of the named models) -----------------------
 _GPT2_COMMON = dict(model_type="gpt2", activation_function="gelu_new", attn_pdrop=0.1, embd_pdrop=0.1,
@@ -71,7 +72,6 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
                   tie_word_embeddings=False, initializer_range=0.2),
 }
-TINY_SEED = 1234  # fixed init seed of tiny models (frozen weights are rebuilt, never saved)
 
 # --- a small radiology-style corpus for the tiny tokenizers (byte-level BPE covers any other text) --
 _CORPUS = """
@@ -308,8 +308,7 @@ def load_llm(name: str, *, weights: str = "", meta: bool = False, dtype: Any = N
     if spec.tiny:
         tok = tiny_tokenizer()
         cfg = arch_config(spec)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(TINY_SEED)
+        with seeded():  # frozen tiny weights are rebuilt from the one tiny seed, never saved
             model = AutoModelForCausalLM.from_config(cfg)
         if dtype is not None:
             model = model.to(dtype)

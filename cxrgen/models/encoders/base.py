@@ -9,19 +9,17 @@ command.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
 from cxrgen.errors import CheckpointError, ConfigError
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.pt", "model.pth")
-TINY_SEED = 0
 
 
 @dataclass
@@ -56,15 +54,6 @@ class Encoder:
         return {"encoder": self.name, "weights": self.weights_source, "output_shape": list(self.output_shape),
                 "params": self.param_count(), "preprocessing": self.preprocess.describe(),  # type: ignore[attr-defined]
                 "score_labels": list(self.score_labels)}
-
-
-@contextlib.contextmanager
-def seeded(seed: int = TINY_SEED) -> Iterator[None]:
-    """Deterministic random init without touching the caller's global RNG state."""
-    import torch
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 def weight_kind(weights: str) -> str:

@@ -24,7 +24,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cxrgen.models.encoders.base import (Encoder, load_into, load_state_dict, local_weight_file, pil_to_unit,
-                                         seeded, to_pil8)
+                                         to_pil8)
+from cxrgen.models.seed import seeded
 from cxrgen.models.encoders.swin import convert_old_swin_keys
 
 MEAN = 0.5862785803043838

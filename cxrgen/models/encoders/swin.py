@@ -23,8 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch.nn as nn
 
-from cxrgen.models.encoders.base import (Encoder, load_into, load_state_dict, pil_to_unit, seeded, to_pil8,
+from cxrgen.models.encoders.base import (Encoder, load_into, load_state_dict, pil_to_unit, to_pil8,
                                          weight_kind)
+from cxrgen.models.seed import seeded
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

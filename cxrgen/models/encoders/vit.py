@@ -19,8 +19,9 @@ import torch
 import torch.nn as nn
 
 from cxrgen.errors import DependencyError
-from cxrgen.models.encoders.base import (Encoder, center_crop, load_into, load_state_dict, pil_to_unit, seeded,
+from cxrgen.models.encoders.base import (Encoder, center_crop, load_into, load_state_dict, pil_to_unit,
                                          to_pil8, weight_file_in, weight_kind)
+from cxrgen.models.seed import seeded
 
 ARCH = "vit_base_patch16_224"
 TINY = dict(img_size=64, patch_size=16, embed_dim=64, depth=2, num_heads=2, num_classes=0)

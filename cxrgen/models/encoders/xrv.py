@@ -19,7 +19,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from cxrgen.models.encoders.base import Encoder, load_into, load_state_dict, local_weight_file, seeded
+from cxrgen.models.encoders.base import Encoder, load_into, load_state_dict, local_weight_file
+from cxrgen.models.seed import seeded
 
 XRV_WEIGHTS = "densenet121-res224-all"
 TINY = dict(growth_rate=8, block_config=(2, 2, 2, 2), num_init_features=16)
