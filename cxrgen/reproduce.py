@@ -147,6 +147,11 @@ def scores_path(workspace: str | Path, s: Setting) -> Path:
 _KEYS = {"ce_precision": "ce_micro_precision_14", "ce_recall": "ce_micro_recall_14", "ce_f1": "ce_micro_f1_14"}
 
 
+def _labeler_kind(head: dict) -> str:
+    """'rules' or 'chexbert' from a ``ce.headline``: its labeler's name up to the first space."""
+    return str(head.get("labeler") or "unknown").split(" ", 1)[0]
+
+
 def compare(s: Setting, scores_file: Path | None) -> list[dict]:
     """Rows ``{metric, paper, ours, delta}`` for every metric the paper reports; CE rows add ``setting``
     (reference source and uncertain convention, from the scores' ``ce.headline``)."""
@@ -160,7 +165,8 @@ def compare(s: Setting, scores_file: Path | None) -> list[dict]:
             raise InputError(f"{scores_file}: not valid JSON ({e}); re-run `cxrgen score`") from None
         metrics = (data or {}).get("metrics") or {}
         head = ((data or {}).get("ce") or {}).get("headline")
-        ce_setting = f"{head['reference']} unc={head['uncertain']}" if head else None
+        # the labeler too: the paper's CheXpert labeler and cxrgen's rules are not the same labels
+        ce_setting = f"{head['reference']} unc={head['uncertain']} labeler={_labeler_kind(head)}" if head else None
         for m in METRICS:
             v = metrics.get(_KEYS.get(m, m))
             if isinstance(v, (int, float)) and not isinstance(v, bool):

@@ -169,7 +169,7 @@ def build(src: Sources, cfg: Any, compare: Optional[dict], compare_name: str) ->
         "n_studies": len(cards), "n_total": len(src.preds), "workspace": str(src.ws.root),
         "preds_path": str(src.ws.preds_path(src.run, src.split)), "records_path": str(src.records_path),
         "dataset": src.dataset, "image_root": str(src.image_root or "–"),
-        "metrics": metric_rows(src.scores, compare), "compare": {"name": compare_name} if compare else None,
+        "metrics": metric_rows(src.scores, compare), "compare": {"name": compare_name, "labeler": compare.get("labeler")} if compare else None,
         "provenance": provenance(src), "errors": error_rows(src.scores),
         "errors_skipped": (src.scores.get("error_analysis") or {}).get("skipped", "not computed (re-run score)"),
         "loss_svg": media.loss_svg(curves, f"{src.run}: loss per optimizer step") if curves else "",

@@ -104,10 +104,16 @@ def run(cfg: DemoConfig, *, ws: Workspace, force: bool = False) -> dict:
     step("majority baseline", lambda: majority_baseline(ws, force=force))
     systems = {"trained (prefix)": (RUN, "test"), "shuffled images": (RUN, SHUFFLED_SPLIT),
                "most common report": (MAJORITY, "test")}
-    results = {}
+    results, first = {}, None
     for label, (run_name, split) in systems.items():
         m = step(f"score {label}", lambda r=run_name, s=split: score.run(c["score"], ws=ws, run_name=r, split=s,
                                                                           force=force))
+        # one table: the systems must share references and labeler (a reused score artifact might not)
+        ident = ({"settings": {"labeler": (m.extra.get("ce") or {}).get("labeler")},
+                  "reference_fingerprint": m.extra.get("reference_fingerprint")},
+                 str(ws.artifact_dir("score", run_name, split) / "scores.json"))
+        first = first or ident
+        score.comparable(*first, *ident)
         results[label] = m.extra["metrics"]
         ce_setting = m.extra.get("ce") or None
     log.info("demo timings (s): %s", timings)

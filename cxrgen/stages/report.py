@@ -67,15 +67,24 @@ def _sources(cfg: ReportConfig, ws: Workspace) -> tuple[Any, list[dict]]:
 
 
 def _compare(cfg: ReportConfig, ws: Workspace, src: Any) -> tuple[Optional[dict], str]:
-    """Paired comparison with another system through score's own code (same references required)."""
+    """Paired comparison with another system through score's own code (same references required).
+
+    Both sides are re-scored here under this run's score settings, so one labeler labels both (the other
+    run's own scores.json is not read). The page's value column comes from this run's scores.json: a
+    re-score whose labeler or reference fingerprint differs from it (CheXbert weights replaced since,
+    a scores.json of an older labeler version) is refused rather than shown beside it."""
     if not cfg.compare:
         return None, ""
     from cxrgen.config.base import load_config
-    from cxrgen.stages.score import score_file
+    from cxrgen.stages.score import comparable, score_file
     run, split = _split_spec(cfg.compare, cfg.split)
     scfg = load_config(ScoreConfig, src.score_manifest.config)
-    doc = score_file(scfg, ws.preds_path(cfg.run, cfg.split), records=src.records_path,
-                     compare=ws.preds_path(run, split))
+    preds = ws.preds_path(cfg.run, cfg.split)
+    doc = score_file(scfg, preds, records=src.records_path, compare=ws.preds_path(run, split))
+    comparable(src.scores, str(ws.artifact_dir("score", cfg.run, cfg.split) / FILES["scores"]),
+               doc, f"{preds} re-scored for --compare {run}/{split}",
+               fix=f"re-score with the same --labeler: `cxrgen score --run {cfg.run} --split {cfg.split} --force` "
+                   "with the labeler options you want on the page")
     return doc["compare"], f"{run}/{split}"
 
 

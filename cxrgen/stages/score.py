@@ -165,13 +165,24 @@ def check_config(cfg: ScoreConfig) -> list[str]:
 
 
 def labeler_for(cfg: ScoreConfig):
-    """The configured labeler, built once per process (CheXbert weights load once for --compare too)."""
+    """The configured labeler, built once per process (CheXbert weights load once for --compare too).
+
+    The cache key holds the weight file's size and mtime: weights replaced under the same path (a
+    notebook, the report re-scoring in the process that scored) load again and get their own name."""
     from cxrgen.metrics.labelers import LabelerSpec
-    return _labeler(LabelerSpec(cfg.labeler, cfg.labeler_weights, cfg.tokenizer))
+    stamp = None
+    if cfg.labeler == "chexbert" and cfg.labeler_weights:
+        from cxrgen.metrics.chexbert import weight_file
+        try:
+            st = weight_file(cfg.labeler_weights).stat()
+            stamp = (st.st_size, st.st_mtime_ns)
+        except (ConfigError, OSError):
+            pass  # make_labeler says what is missing, in its own order (tokenizer first)
+    return _labeler(LabelerSpec(cfg.labeler, cfg.labeler_weights, cfg.tokenizer), stamp)
 
 
 @lru_cache(maxsize=2)
-def _labeler(spec):
+def _labeler(spec, stamp=None):  # noqa: ARG001 - stamp is part of the cache key only
     from cxrgen.metrics.labelers import make_labeler
     return make_labeler(spec)
 
@@ -350,7 +361,31 @@ def build_scores(cfg: ScoreConfig, scored: Scored, *, reference_labels: str, com
     return doc
 
 
+def comparable(a: dict, a_name: str, b: dict, b_name: str, fix: str = "re-score both with the same --labeler") -> None:
+    """InputError unless two scores.json documents (or the ``settings.labeler`` / ``reference_fingerprint``
+    parts of them) were labelled by the same labeler on the same references.
+
+    ``reference_fingerprint`` folds the labeler in (:meth:`Preds.labelled_fingerprint`): CE labels of two
+    labelers (rules vs CheXbert, or CheXbert weights with another sha256) are not side by side (issue 13)."""
+    la, lb = (a.get("settings") or {}).get("labeler"), (b.get("settings") or {}).get("labeler")
+    if la != lb:
+        raise InputError(f"refusing to compare {a_name} (labeler {la or 'none, no ce'}) with {b_name} (labeler "
+                         f"{lb or 'none, no ce'}): their CE labels come from different labelers; {fix}")
+    fa, fb = str(a.get("reference_fingerprint")), str(b.get("reference_fingerprint"))
+    if fa != fb:
+        raise InputError(f"refusing to compare {a_name} with {b_name} (both labeler {la or 'none, no ce'}): their "
+                         f"reference fingerprints differ ({fa[:12]} vs {fb[:12]}); score both against the same "
+                         f"ids and reference texts; {fix}")
+
+
+def _identity(s: Scored) -> dict:
+    """What :func:`comparable` checks, for a run scored in this process."""
+    labeler = s.ce["headline"]["labeler"] if s.ce else None
+    return {"settings": {"labeler": labeler}, "reference_fingerprint": s.preds.labelled_fingerprint(labeler)}
+
+
 def compare_with(cfg: ScoreConfig, a: Scored, other: Path, ref_labels: Optional[list[dict]]) -> dict:
+    """Score ``other`` with ``cfg`` (the same labeler: one instance per process) and pair it with ``a``."""
     from cxrgen.metrics import bootstrap as bs
     b_preds, _ = truncate(cfg, load_preds(other, cfg.max_report_chars), cfg.reference_tokenizer)
     if b_preds.fingerprint != a.preds.fingerprint:
@@ -362,11 +397,14 @@ def compare_with(cfg: ScoreConfig, a: Scored, other: Path, ref_labels: Optional[
     b_preds = Preds(b_preds.path, [b_preds.ids[i] for i in idx], [b_preds.hyps[i] for i in idx],
                     [b_preds.refs[i] for i in idx])
     b = compute(cfg, b_preds, ref_labels)
+    ida, idb = _identity(a), _identity(b)
+    comparable(ida, str(a.preds.path), idb, str(other))  # both sides labelled here by one labeler: a guard
     n_boot = cfg.bootstrap or 1000
     t = time.perf_counter()
     pb = bs.paired_bootstrap(a.stats, b.stats, n_boot, cfg.seed)
     ar = bs.randomization_test(a.stats, b.stats, cfg.permutations, cfg.seed)
-    return {"other": str(Path(other).resolve()), "other_metrics": b.metrics,
+    return {"other": str(Path(other).resolve()), "labeler": idb["settings"]["labeler"],
+            "reference_fingerprint": idb["reference_fingerprint"], "other_metrics": b.metrics,
             "delta": {k: a.metrics[k] - b.metrics[k] for k in a.metrics if k in b.metrics},
             "paired_bootstrap": {"resamples": n_boot, "seed": cfg.seed, "results": pb},
             "randomization": {"trials": cfg.permutations, "seed": cfg.seed, "results": ar},

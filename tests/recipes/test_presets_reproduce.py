@@ -214,9 +214,9 @@ def test_reproduce_compare_reads_scores_json(cli, ws):
     (p / "scores.json").write_text(json.dumps({"metrics": {"ce_micro_f1_14": 0.4}, "ce": {"headline": head}}))
     r = cli("reproduce", "r2gengpt-deep-mimic", "--compare", "--json")
     rows = {x["metric"]: x for x in json.loads(r.out)["rows"]}
-    assert rows["ce_f1"]["setting"] == "ref=labeler unc=neg" and "setting" not in rows["bleu_4"]
+    assert rows["ce_f1"]["setting"] == "ref=labeler unc=neg labeler=cxrgen-rules-2" and "setting" not in rows["bleu_4"]
     r = cli("reproduce", "r2gengpt-deep-mimic", "--compare")
-    assert r.code == 0 and "ce_f1 (ref=labeler unc=neg)" in r.out
+    assert r.code == 0 and "ce_f1 (ref=labeler unc=neg labeler=cxrgen-rules-2)" in r.out
 
 
 @pytest.mark.parametrize("ds", ["iu", "mimic"])

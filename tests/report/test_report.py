@@ -9,6 +9,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.report.browser import CHROMIUM, Dom, dump_dom, screenshot
 from tests.report.conftest import RUN
+from tests.score.test_chexbert import twin  # noqa: F401 - the tiny CheXbert twin fixture
 
 
 def _page(ws, *extra):
@@ -79,6 +80,45 @@ def test_compare_shows_paired_differences(scored_ws):
     cells = dom.metrics["rouge_l"]["cells"]
     assert len(cells) == 6 and cells[4].startswith("+")  # value, CI, other, Δ, p: the hand-made set is closer
     assert float(cells[1]) - float(cells[3]) == pytest.approx(float(cells[4]), abs=2e-4)
+    labeler = json.loads((scored_ws / "score" / RUN / "test" / "scores.json").read_text())["settings"]["labeler"]
+    assert (f'<p id="compare-labeler">normal/test is re-scored here under this run\'s score settings; the CE labels '
+            f"of both come from one labeler: {labeler}.</p>") in html.replace("&#39;", "'")
+
+
+def test_compare_refuses_a_scores_json_labelled_by_other_weights(scored_ws, twin):
+    """score/<run>/<split>/scores.json labelled by CheXbert weights replaced since: the re-score for --compare
+    would put another labeler's CE beside it, so the report refuses (exit 3, one line, no page)."""
+    import torch
+
+    from cxrgen.config.schema import GenerateConfig
+    from cxrgen.workspace.artifact import ArtifactBuild, upstream
+    from cxrgen.workspace.hashing import file_sha256
+    from cxrgen.workspace.layout import Workspace
+    path, tok, _ = twin
+    ws = Workspace.resolve(scored_ws)
+    entry, _ = upstream(ws, "prepare", "tiny")
+    with ArtifactBuild(ws, "generate", ("cb", "test"), GenerateConfig(run="cb"), [entry]) as b:
+        (b.work_dir / "preds.jsonl").write_bytes(ws.preds_path(RUN, "test").read_bytes())
+        b.commit(["preds.jsonl"])
+    weights = path.parent / "replaced" / "chexbert.pth"
+    weights.parent.mkdir()
+    weights.write_bytes(path.read_bytes())
+    r = run_cli("score", "--run", "cb", "--split", "test", "--metrics", "bleu,ce", "--labeler", "chexbert",
+                "--labeler-weights", weights, "--tokenizer", tok, "--bootstrap", "0", workspace=scored_ws)
+    assert r.code == 0, r.err
+    old = file_sha256(weights)
+    ckpt = torch.load(weights, weights_only=True)
+    ckpt["model_state_dict"]["module.linear_heads.0.bias"][0] += 1.0
+    torch.save(ckpt, weights)
+    new = file_sha256(weights)
+    r = run_cli("report", "--run", "cb", "--split", "test", "--compare", RUN, workspace=scored_ws)
+    assert r.code == 3
+    assert r.err == (f"error: refusing to compare {scored_ws}/score/cb/test/scores.json (labeler chexbert (weights "
+                     f"chexbert.pth sha256:{old[:12]})) with {scored_ws}/generate/cb/test/preds.jsonl re-scored for "
+                     f"--compare {RUN}/test (labeler chexbert (weights chexbert.pth sha256:{new[:12]})): their CE labels "
+                     "come from different labelers; re-score with the same --labeler: `cxrgen score --run cb --split "
+                     "test --force` with the labeler options you want on the page\n")
+    assert not (scored_ws / "report" / "cb").exists()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (.ci/run installs it: apt-get install chromium)")

@@ -85,6 +85,32 @@ def test_compare_same_references(cli, preds, tmp_path):
     assert 0 < res["p"] <= 1 and res["delta"] == pytest.approx(cmp["delta"]["bleu_4"], abs=1e-12)
     r2 = cli("score", preds, *FAST, "--compare", other, "--bootstrap", "100", "--permutations", "200", "--json")
     assert json.loads(r2.out)["compare"]["paired_bootstrap"] == cmp["paired_bootstrap"]
+    doc = json.loads(r.out)  # both sides labelled by the one configured labeler, recorded with the pair
+    assert cmp["labeler"] == doc["settings"]["labeler"] and cmp["labeler"].startswith("cxrgen-rules-2 ")
+    assert cmp["reference_fingerprint"] == doc["reference_fingerprint"]
+
+
+def test_runs_of_different_labelers_or_references_refuse_to_be_compared():
+    from cxrgen.errors import InputError
+    from cxrgen.stages.score import comparable
+    rules = {"settings": {"labeler": "cxrgen-rules-2"}, "reference_fingerprint": "a" * 64}
+    chexbert = {"settings": {"labeler": "chexbert (weights chexbert.pth sha256:0123456789ab)"},
+                "reference_fingerprint": "b" * 64}
+    comparable(rules, "a/scores.json", dict(rules), "b/scores.json")  # same labeler, same references: fine
+    with pytest.raises(InputError) as e:
+        comparable(rules, "a/scores.json", chexbert, "b/scores.json")
+    assert str(e.value) == ("refusing to compare a/scores.json (labeler cxrgen-rules-2) with b/scores.json (labeler "
+                            "chexbert (weights chexbert.pth sha256:0123456789ab)): their CE labels come from different "
+                            "labelers; re-score both with the same --labeler")
+    with pytest.raises(InputError) as e:
+        comparable({"settings": {"labeler": None}, "reference_fingerprint": "c" * 64}, "a/scores.json",
+                   rules, "b/scores.json")
+    assert "(labeler none, no ce) with b/scores.json (labeler cxrgen-rules-2)" in str(e.value)
+    with pytest.raises(InputError) as e:
+        comparable(rules, "a/scores.json", {**rules, "reference_fingerprint": "d" * 64}, "b/scores.json")
+    assert str(e.value) == ("refusing to compare a/scores.json with b/scores.json (both labeler cxrgen-rules-2): their "
+                            "reference fingerprints differ (aaaaaaaaaaaa vs dddddddddddd); score both against the same "
+                            "ids and reference texts; re-score both with the same --labeler")
 
 
 def test_compare_refuses_different_references(cli, preds, tmp_path):
