@@ -61,11 +61,7 @@ def score(
     Example: cxrgen score preds.jsonl --convention llama-xr --metrics bleu,rouge_l
     Example: cxrgen score preds.jsonl --labeler chexbert --labeler-weights chexbert.pth --tokenizer bert-base-uncased/
     """
-    import json
-
     from cxrgen.config.schema import ScoreConfig
-    from cxrgen.errors import ConfigError
-    from cxrgen.stages import score as stage
     cfg = build_config(ScoreConfig, config, None, metrics=csv_list(metrics), tokenize=tokenize,
                        uncertain=uncertain, bootstrap=bootstrap, permutations=permutations, seed=seed,
                        reference_labels=reference_labels, labeler=labeler,
@@ -73,6 +69,20 @@ def score(
                        tokenizer=str(tokenizer) if tokenizer else None, convention=convention,
                        truncate_references=truncate_references, reference_tokenizer=reference_tokenizer,
                        max_report_chars=max_report_chars)
+    doc, where = _scored(ctx, cfg, preds, run, split, out, records, compare, force)
+    if as_json:
+        emit_json(doc)
+    else:
+        print_table(doc, where)
+
+
+def _scored(ctx: typer.Context, cfg, preds: Optional[Path], run: Optional[str], split: Optional[str],
+            out: Optional[Path], records: Optional[Path], compare: Optional[Path], force: bool) -> tuple[dict, Optional[str]]:
+    """Score a preds file (file mode) or a workspace run; returns scores.json's content and where it was written."""
+    import json
+
+    from cxrgen.errors import ConfigError
+    from cxrgen.stages import score as stage
     if preds is not None and run is not None:
         raise ConfigError("give either PREDS.jsonl or --run/--split, not both")
     if preds is None and run is None:
@@ -90,10 +100,7 @@ def score(
         folder = ws.artifact_dir("score", run, split or "test")
         doc = json.loads((folder / "scores.json").read_text(encoding="utf-8"))
         where = str(folder)
-    if as_json:
-        emit_json(doc)
-    else:
-        print_table(doc, where)
+    return doc, where
 
 
 def ce_setting(key: str, ce: dict) -> str:
