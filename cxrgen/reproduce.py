@@ -44,6 +44,51 @@ class Roots:
     mimic_images: str = ""
 
 
+@dataclass(frozen=True)
+class Missing:
+    """A path the chain needs that was not given: ``--dry-run`` shows ``placeholder`` in its place."""
+    option: str        # the reproduce option, e.g. "--mimic-root"
+    what: str          # what it is, e.g. "the MIMIC-CXR-JPG root"
+
+    @property
+    def placeholder(self) -> str:
+        """``--mimic-root`` → ``MIMIC_ROOT``."""
+        return self.option.lstrip("-").replace("-", "_").upper()
+
+    def __str__(self) -> str:
+        return f"{self.option} ({self.what})"
+
+
+# what each path option is, for "not found" errors (the options reproduce hands on to prepare/embed/train)
+_WHAT = {"iu_reports": ("--iu-reports", "NLMCXR_reports.tgz, an XML folder or indiana_reports.csv"),
+         "iu_images": ("--iu-images", "the IU PNG folder"),
+         "annotation": ("--annotation", "R2Gen's annotation.json"),
+         "mimic_root": ("--mimic-root", "the MIMIC-CXR-JPG root"),
+         "mimic_images": ("--mimic-images", "the images folder of R2Gen's mimic_cxr copy"),
+         "llm_weights": ("--llm-weights", "the LLM's local folder"),
+         "encoder_weights": ("--encoder-weights", "the image encoder weights")}
+
+
+def absent_paths(roots: Roots) -> list[str]:
+    """``PATH: not found (--option: what)`` for every path given on the command line that does not exist.
+    --encoder-weights may be a Hugging Face id: it is checked when it looks like a local path (the rule of
+    ``embed``)."""
+    absent = []
+    for field_, (option, what) in _WHAT.items():
+        value = getattr(roots, field_)
+        if not value or Path(value).expanduser().exists():
+            continue
+        if field_ == "encoder_weights":
+            from cxrgen.models.encoders.base import weight_kind
+            try:
+                weight_kind(value)
+                continue   # a hub id
+            except ConfigError:
+                pass
+        absent.append(f"{value}: not found ({option}: {what})")
+    return absent
+
+
 def get(name: str) -> Setting:
     if name not in SETTINGS:
         import difflib
@@ -63,42 +108,43 @@ def config_path(s: Setting, configs: str | Path | None = None) -> Path:
     return p
 
 
-def _prepare(s: Setting, roots: Roots) -> list[str]:
-    """The reader part of the prepare command; names every missing path at once."""
-    problems = []
-    if s.dataset == "iu" and not (roots.annotation and not roots.iu_reports):  # R2Gen's iu_xray copy alone will do
-        if not roots.iu_reports:
-            problems.append("--iu-reports (NLMCXR_reports.tgz, an XML folder or indiana_reports.csv)")
-        if not roots.iu_images:
-            problems.append("--iu-images (the IU PNG folder; images are encoded), or only --annotation "
-                            "(R2Gen's iu_xray/annotation.json with images/ beside it)")
-    elif s.dataset == "mimic" and s.source == "r2gen":
-        if not roots.annotation:
-            problems.append("--annotation (R2Gen's mimic_cxr/annotation.json)")
-    elif s.dataset == "mimic" and not roots.mimic_root:
-        problems.append("--mimic-root (the MIMIC-CXR-JPG root)")
-    if problems:
-        raise ConfigError(f"{s.name} needs {' and '.join(problems)}")
-    if s.dataset == "iu" and not roots.iu_reports:   # R2Gen's iu_xray copy alone
+def _prepare(s: Setting, roots: Roots, missing: list[Missing]) -> list[str]:
+    """The reader part of the prepare command; a path not given is added to ``missing`` and shown by its
+    placeholder, so the whole chain is planned either way."""
+    def need(value: str, option: str, what: str) -> str:
+        if value:
+            return value
+        missing.append(Missing(option, what))
+        return missing[-1].placeholder
+
+    if s.dataset == "iu" and roots.annotation and not roots.iu_reports:   # R2Gen's iu_xray copy alone
         prep = ["prepare", "iu", "--annotation", roots.annotation, "--views", "all"]
         return prep + (["--images", roots.iu_images] if roots.iu_images else [])
     if s.dataset == "iu":
-        prep = ["prepare", "iu", "--reports", roots.iu_reports, "--images", roots.iu_images, "--views", "all"]
+        alone = "; or only --annotation (R2Gen's iu_xray/annotation.json with images/ beside it)"
+        prep = ["prepare", "iu",
+                "--reports", need(roots.iu_reports, "--iu-reports", _WHAT["iu_reports"][1] + alone),
+                "--images", need(roots.iu_images, "--iu-images", "the IU PNG folder; images are encoded"),
+                "--views", "all"]
         return prep + (["--split", "r2gen", "--annotation", roots.annotation] if roots.annotation
                        else ["--split", "random"])
     if s.source == "r2gen":   # R2Gen's entries; the JPG root only adds views and CheXpert labels
-        prep = ["prepare", "mimic", "--annotation", roots.annotation]
+        prep = ["prepare", "mimic", "--annotation", need(roots.annotation, "--annotation",
+                                                         "R2Gen's mimic_cxr/annotation.json")]
         prep += ["--images", roots.mimic_images] if roots.mimic_images else []
         return prep + (["--root", roots.mimic_root] if roots.mimic_root else [])
-    return ["prepare", "mimic", "--root", roots.mimic_root]
+    return ["prepare", "mimic", "--root", need(roots.mimic_root, "--mimic-root", "the MIMIC-CXR-JPG root")]
 
 
-def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None = None) -> list[list[str]]:
-    """The cxrgen command lines (without the program name) that reproduce ``s``."""
+def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None = None
+         ) -> tuple[list[list[str]], list[Missing]]:
+    """The cxrgen command lines (without the program name) that reproduce ``s``, and the paths they need
+    that ``roots`` lacks (shown in the commands by their placeholders)."""
     ws = ["--workspace", workspace]
     preset = config_path(s, configs)
     encoder = load_config(TrainConfig, preset).encoder or s.encoder   # the preset decides what is embedded
-    prep = _prepare(s, roots)
+    missing: list[Missing] = []
+    prep = _prepare(s, roots, missing)
     prep += list(s.prepare)
     if s.data_name:   # a non-default preparation gets its own name, so settings never share a changed set
         prep += ["--name", s.data_name]
@@ -107,7 +153,8 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
         emb = ["embed", "--dataset", s.data, "--encoder", encoder]
         weights = roots.encoder_weights or (s.encoder_weights if encoder == s.encoder else "")
         if not weights and not encoder.startswith("tiny-"):
-            raise ConfigError(f"{s.name} needs --encoder-weights (the {encoder} weights file)")
+            missing.append(Missing("--encoder-weights", f"the {encoder} weights file"))
+            weights = missing[-1].placeholder
         if weights:
             emb += ["--encoder-weights", weights]
         cmds.append(ws + emb)
@@ -122,7 +169,15 @@ def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None
     gen = ["generate", "--run", s.name, "--split", "test"] + [f"{k}={v}" for k, v in s.decoding.items()]
     cmds.append(ws + gen)
     cmds.append(ws + ["score", "--run", s.name, "--split", "test", *s.score])
-    return cmds
+    return cmds, missing
+
+
+def missing_lines(missing: list[Missing]) -> list[str]:
+    """The block ``--dry-run`` prints after the commands: every path still to give, with what it is."""
+    if not missing:
+        return []
+    return ["missing (the commands show these placeholders; give them to run the chain):"] + \
+        [f"  {m.option} {m.placeholder}: {m.what}" for m in missing]
 
 
 def differs_lines(s: Setting) -> list[str]:
@@ -186,9 +241,18 @@ def compare(s: Setting, scores_file: Path | None) -> list[dict]:
 
 
 def run(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None = None,
-        dry_run: bool = False, echo=print) -> tuple[list[list[str]], list[dict]]:
-    """Run (or with ``dry_run`` only print) the chain; returns the commands and the comparison rows."""
-    cmds = plan(s, roots, workspace=workspace, configs=configs)
+        dry_run: bool = False, echo=print) -> tuple[list[list[str]], list[dict], list[Missing]]:
+    """Run (or with ``dry_run`` only print) the chain; returns the commands, the comparison rows and the
+    paths still missing. A given path that does not exist is an InputError (as in prepare), also in a dry
+    run; missing paths stop a real run before its first step. Either way one error line names every
+    problem at once; a dry run prints the chain with placeholders and lists the missing paths after it."""
+    cmds, missing = plan(s, roots, workspace=workspace, configs=configs)
+    needs = f"{s.name} needs {' and '.join(map(str, missing))}" if missing else ""
+    absent = absent_paths(roots)
+    if absent:
+        raise InputError("; ".join(absent) + (f"; {needs.replace(' needs ', ' also needs ', 1)}" if needs else ""))
+    if missing and not dry_run:
+        raise ConfigError(f"{needs} (`cxrgen reproduce {s.name} --dry-run` shows the whole chain)")
     for line in differs_lines(s):
         echo(line)
     for c in cmds:
@@ -200,4 +264,6 @@ def run(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None 
         if rc != 0:
             raise CxrgenError(f"`cxrgen {c[2]}` failed with exit code {rc}; fix it and re-run "
                               f"`cxrgen reproduce {s.name}` (finished steps are skipped)")
-    return cmds, compare(s, None if dry_run else scores_path(workspace, s))
+    for line in missing_lines(missing):
+        echo(line)
+    return cmds, compare(s, None if dry_run else scores_path(workspace, s)), missing

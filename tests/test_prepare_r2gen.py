@@ -370,11 +370,13 @@ def test_embed_warns_when_most_images_are_unreadable_and_strict_refuses(tmp_path
     assert "embed/iu/tiny-medclip-vit: unreadable image dropped 4 of 7 images (57%)" in caplog.text
 
 
-def test_reproduce_takes_the_r2gen_iu_copy_alone(cli, ws):
-    r = cli("reproduce", "r2gengpt-shallow-iu", "--annotation", "/data/iu_xray/annotation.json",
-            "--encoder-weights", "w.pt", "--dry-run", "--json")
+def test_reproduce_takes_the_r2gen_iu_copy_alone(tmp_path, cli, ws):
+    ann = _iu_tree(tmp_path / "iu_xray")
+    (tmp_path / "w.pt").touch()
+    r = cli("reproduce", "r2gengpt-shallow-iu", "--annotation", ann, "--encoder-weights", tmp_path / "w.pt",
+            "--dry-run", "--json")
     assert r.code == 0, r.err
     cmds = json.loads(r.out)["commands"]
-    assert cmds[0][3:] == ["prepare", "iu", "--annotation", "/data/iu_xray/annotation.json", "--views", "all"]
-    r = cli("reproduce", "r2gengpt-shallow-iu", "--dry-run")
+    assert cmds[0][3:] == ["prepare", "iu", "--annotation", str(ann), "--views", "all"]
+    r = cli("reproduce", "r2gengpt-shallow-iu")
     assert r.code == 2 and "or only --annotation (R2Gen's iu_xray/annotation.json with images/ beside it)" in r.err

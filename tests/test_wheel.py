@@ -48,9 +48,12 @@ def test_built_wheel_installs_into_a_fresh_venv_and_runs(tmp_path):
     assert _run([str(exe), "--version"], run_dir, env).strip().startswith("cxrgen 0.1.0")
     listing = _run([str(exe), "reproduce", "--list"], run_dir, env)
     assert "r2gengpt-shallow-iu" in listing
+    ann = tmp_path / "iu_xray" / "annotation.json"   # reproduce checks that the paths it is given exist
+    ann.parent.mkdir()
+    ann.write_text("{}")
     out = _run([str(exe), "--workspace", str(tmp_path / "ws"), "reproduce", "r2gengpt-shallow-iu", "--annotation",
-                "/data/iu_xray/annotation.json", "--dry-run"], run_dir, env)
+                str(ann), "--dry-run"], run_dir, env)
     preset = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" / \
         "cxrgen" / "presets" / "r2gengpt-shallow-iu.yaml"
     assert f"train --config {preset}" in out
-    assert "prepare iu --annotation /data/iu_xray/annotation.json --views all" in out
+    assert f"prepare iu --annotation {ann} --views all" in out

@@ -27,7 +27,8 @@ def reproduce(
     encoder_weights: Optional[str] = typer.Option(None, "--encoder-weights", help="Image encoder weights (file, folder or HF id)."),
     configs: Optional[Path] = typer.Option(None, "--configs", help="Folder of the preset YAMLs (default: the presets shipped in the package, cxrgen/presets)."),
     compare_only: bool = typer.Option(False, "--compare", help="Only print the table from an existing scores.json."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands, run nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the commands, run nothing; paths not given show as "
+                                 "placeholders (MIMIC_ROOT), listed after the commands."),
     json_out: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> int:
     """Reproduce a published setting: prepare → embed → train → generate → score, then compare.
@@ -55,21 +56,23 @@ def reproduce(
     s = rp.get(setting)
     ws = workspace(ctx)
     cmds: list = []
+    missing: list = []
     if compare_only:
         rows = rp.compare(s, rp.scores_path(ws.root, s))
         if not json_out:
             for line in rp.differs_lines(s):
                 con.print(line, markup=False, soft_wrap=True)
     else:
-        roots = rp.Roots(*(str(v) if v else "" for v in (iu_reports, iu_images, annotation, mimic_root,
-                                                          llm_weights)), encoder_weights or "",
-                         str(mimic_images) if mimic_images else "")
+        paths = dict(iu_reports=iu_reports, iu_images=iu_images, annotation=annotation, mimic_root=mimic_root,
+                     mimic_images=mimic_images, llm_weights=llm_weights)
+        roots = rp.Roots(**{k: str(v) if v else "" for k, v in paths.items()}, encoder_weights=encoder_weights or "")
         echo = (lambda line: None) if json_out else (lambda line: con.print(line, markup=False, soft_wrap=True))
-        cmds, rows = rp.run(s, roots, workspace=str(ws.root), configs=configs, dry_run=dry_run, echo=echo)
+        cmds, rows, missing = rp.run(s, roots, workspace=str(ws.root), configs=configs, dry_run=dry_run, echo=echo)
     if json_out:
         d = rp.describe(s)
         emit_json({"setting": s.name, "table": s.table, "paper": s.paper, "rows": rows,
                    "commands": [["cxrgen", *c] for c in cmds], "differs": d["differs"],
+                   "missing": [{"option": m.option, "placeholder": m.placeholder, "what": m.what} for m in missing],
                    "trainable_params": d["trainable_params"], "trainable_params_source": d["trainable_params_source"],
                    "paper_params": d["paper_params"]})
         return 0

@@ -14,6 +14,25 @@ MINE = sorted(p.name for p in CONFIGS.glob("*.yaml") if p.name.startswith(("r2ge
 RESEFF = ["finetune-qwen1.5-0.5b.yaml", "prefix-gpt2-medium.yaml", "prefix-gpt2.yaml", "prefix-qwen1.5-0.5b.yaml"]
 
 
+@pytest.fixture
+def data(tmp_path):
+    """Existing stand-ins for the data and weight paths reproduce is given (it checks that they exist):
+    ``data("m", "w/medclip.bin")`` → their paths as strings; a name ending in '/' (or without a suffix) is a
+    folder, else an empty file."""
+    def make(*names: str) -> list[str]:
+        out = []
+        for n in names:
+            p = tmp_path / "data" / n
+            if n.endswith("/") or not p.suffix:
+                p.mkdir(parents=True, exist_ok=True)
+            else:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.touch()
+            out.append(str(p))
+        return out
+    return make
+
+
 def test_one_preset_per_published_setting():
     from cxrgen.papers import SETTINGS
     assert sorted(MINE + RESEFF) == sorted(s.config for s in SETTINGS.values())
@@ -102,30 +121,32 @@ def test_resource_efficient_settings_carry_tables_i_ii(table, numbers):
     assert tuple(s.numbers[f"bleu_{n}"] for n in (1, 2, 3, 4)) == pytest.approx(numbers, abs=1e-12)
 
 
-def test_reproduce_resource_efficient_prepares_like_the_paper(cli):
-    r = cli("reproduce", "prefix-qwen1.5-0.5b-mimic", "--mimic-root", "/m", "--encoder-weights", "/w/medclip.bin",
+def test_reproduce_resource_efficient_prepares_like_the_paper(cli, data):
+    m, w = data("m", "w/medclip.bin")
+    r = cli("reproduce", "prefix-qwen1.5-0.5b-mimic", "--mimic-root", m, "--encoder-weights", w,
             "--dry-run", "--json")
     assert r.code == 0, r.err
     d = json.loads(r.out)
     cmds = [c[3:] for c in d["commands"]]
-    assert cmds[0] == ["prepare", "mimic", "--root", "/m", "--per-image", "--views", "AP,PA", "--clean", "lower",
+    assert cmds[0] == ["prepare", "mimic", "--root", m, "--per-image", "--views", "AP,PA", "--clean", "lower",
                        "--name", "mimic-ap-pa-images-lower"]
     assert cmds[1] == ["embed", "--dataset", "mimic-ap-pa-images-lower", "--encoder", "medclip-vit",
-                       "--encoder-weights", "/w/medclip.bin"]
+                       "--encoder-weights", w]
+    assert d["missing"] == []
     assert cmds[2][-2:] == ["run=prefix-qwen1.5-0.5b-mimic", "dataset=mimic-ap-pa-images-lower"]
     assert cmds[3][-2:] == ["beams=1", "max_new_tokens=100"]
     assert any("88,227,840" in x and "101M" in x for x in d["differs"])
     assert d["trainable_params"] == 88_227_840 and d["paper_params"].startswith("601M")
     # the printed form shows the list before the commands
-    r = cli("reproduce", "prefix-qwen1.5-0.5b-mimic", "--mimic-root", "/m", "--encoder-weights", "/w/m.bin",
-            "--dry-run")
+    r = cli("reproduce", "prefix-qwen1.5-0.5b-mimic", "--mimic-root", m, "--encoder-weights", w, "--dry-run")
     assert r.code == 0, r.err
     assert r.out.index("differs from the paper:") < r.out.index("$ cxrgen")
     assert "  - report section not stated" in r.out
 
 
-def test_llama_xr_prepares_raw_reports_under_its_own_name(cli):
-    r = cli("reproduce", "llama-xr-iu", "--iu-reports", "r.tgz", "--iu-images", "img", "--encoder-weights", "x.pt",
+def test_llama_xr_prepares_raw_reports_under_its_own_name(cli, data):
+    rep, img, w = data("r.tgz", "img/", "x.pt")
+    r = cli("reproduce", "llama-xr-iu", "--iu-reports", rep, "--iu-images", img, "--encoder-weights", w,
             "--dry-run", "--json")
     assert r.code == 0, r.err
     cmds = [c[3:] for c in json.loads(r.out)["commands"]]
@@ -135,19 +156,20 @@ def test_llama_xr_prepares_raw_reports_under_its_own_name(cli):
     assert cmds[4][-2:] == ["--convention", "llama-xr"]
 
 
-def test_every_setting_dry_runs_offline(cli, monkeypatch):
+def test_every_setting_dry_runs_offline(cli, data, monkeypatch):
     """Every setting's --dry-run --json lists its commands and differences and never opens a socket."""
     import socket
 
     from cxrgen.papers import SETTINGS
+    rep, img, m, ann, w = data("r.tgz", "img/", "m/", "a.json", "w.pt")
 
     def no_network(*a, **k):
         raise AssertionError("network access during reproduce --dry-run")
     monkeypatch.setattr(socket, "socket", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     for name, s in SETTINGS.items():
-        r = cli("reproduce", name, "--iu-reports", "r.tgz", "--iu-images", "img", "--mimic-root", "/m",
-                "--annotation", "a.json", "--encoder-weights", "w.pt", "--dry-run", "--json")
+        r = cli("reproduce", name, "--iu-reports", rep, "--iu-images", img, "--mimic-root", m,
+                "--annotation", ann, "--encoder-weights", w, "--dry-run", "--json")
         assert r.code == 0, (name, r.err)
         d = json.loads(r.out)
         assert d["differs"] == list(s.differs) and len(d["differs"]) >= 1
@@ -156,18 +178,19 @@ def test_every_setting_dry_runs_offline(cli, monkeypatch):
             ["prepare", "train", "generate", "score"], name
 
 
-def test_reproduce_dry_run_plans_the_chain(cli, ws):
-    r = cli("reproduce", "r2gengpt-shallow-iu", "--iu-reports", "/d/NLMCXR_reports.tgz", "--iu-images", "/d/img",
-            "--annotation", "/d/annotation.json", "--llm-weights", "/w/llama2", "--dry-run", "--json")
+def test_reproduce_dry_run_plans_the_chain(cli, ws, data):
+    rep, img, ann, llm = data("d/NLMCXR_reports.tgz", "d/img/", "d/annotation.json", "w/llama2/")
+    r = cli("reproduce", "r2gengpt-shallow-iu", "--iu-reports", rep, "--iu-images", img,
+            "--annotation", ann, "--llm-weights", llm, "--dry-run", "--json")
     assert r.code == 0, r.err
     d = json.loads(r.out)
     steps = [c[3] for c in d["commands"]]
     assert steps == ["prepare", "embed", "train", "generate", "score"]
-    assert d["commands"][0][3:] == ["prepare", "iu", "--reports", "/d/NLMCXR_reports.tgz", "--images", "/d/img",
-                                    "--views", "all", "--split", "r2gen", "--annotation", "/d/annotation.json"]
+    assert d["commands"][0][3:] == ["prepare", "iu", "--reports", rep, "--images", img,
+                                    "--views", "all", "--split", "r2gen", "--annotation", ann]
     assert d["commands"][1][3:] == ["embed", "--dataset", "iu", "--encoder", "swin-base-grid",
                                     "--encoder-weights", "microsoft/swin-base-patch4-window7-224"]   # never random
-    assert d["commands"][2][-2:] == ["run=r2gengpt-shallow-iu", "llm_weights=/w/llama2"]
+    assert d["commands"][2][-2:] == ["run=r2gengpt-shallow-iu", f"llm_weights={llm}"]
     assert d["commands"][3][-6:] == ["beams=3", "repetition_penalty=2.0", "length_penalty=2.0",
                                      "min_new_tokens=40", "max_new_tokens=100", "checkpoint=best"]
     assert d["commands"][4][3:] == ["score", "--run", "r2gengpt-shallow-iu", "--split", "test",
@@ -175,28 +198,94 @@ def test_reproduce_dry_run_plans_the_chain(cli, ws):
     assert [(x["metric"], x["paper"]) for x in d["rows"]][:4] == [("bleu_1", 0.466), ("bleu_2", 0.301),
                                                                    ("bleu_3", 0.211), ("bleu_4", 0.156)]
     # delta reads images on the fly: no embed step
-    r = cli("reproduce", "r2gengpt-delta-mimic", "--annotation", "/r2/mimic_cxr/annotation.json", "--mimic-root", "/m",
-            "--dry-run", "--json")
+    ann, m = data("r2/mimic_cxr/annotation.json", "m/")
+    r = cli("reproduce", "r2gengpt-delta-mimic", "--annotation", ann, "--mimic-root", m, "--dry-run", "--json")
     cmds = json.loads(r.out)["commands"]
     assert [c[3] for c in cmds] == ["prepare", "train", "generate", "score"]
     # R2Gen's annotation entries (270,790 / 2,130 / 3,858, all views) with R2GenGPT's MIMIC cleaner
-    assert cmds[0][3:] == ["prepare", "mimic", "--annotation", "/r2/mimic_cxr/annotation.json", "--root", "/m",
+    assert cmds[0][3:] == ["prepare", "mimic", "--annotation", ann, "--root", m,
                            "--views", "all", "--clean", "r2gengpt", "--name", "mimic-r2gen"]
     assert cmds[1][-2:] == ["run=r2gengpt-delta-mimic", "dataset=mimic-r2gen"]
     assert cmds[3][-6:] == ["--truncate-references", "100", "--uncertain", "neg", "--reference-labels", "labeler"]
 
 
-def test_reproduce_names_missing_roots_and_unknown_settings(cli):
-    r = cli("reproduce", "dual-iu", "--dry-run")
-    assert r.code == 2 and "dual-iu needs --iu-reports" in r.err and "--iu-images" in r.err
-    r = cli("reproduce", "llama-xr-iu", "--iu-reports", "r.tgz", "--iu-images", "img", "--dry-run")
-    assert r.code == 2 and "--encoder-weights (the xrv-densenet121-res224-all weights file)" in r.err
-    r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", "/m", "--dry-run")
-    assert r.code == 2 and "--encoder-weights (the medclip-vit weights file)" in r.err
-    r = cli("reproduce", "r2gengpt-deep-mimic", "--mimic-root", "/m", "--dry-run")
+def test_reproduce_names_missing_roots_and_unknown_settings(cli, data):
+    """A real run without its paths fails before the first step with ONE line naming every missing path."""
+    r = cli("reproduce", "dual-iu")
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1, r.err
+    assert "dual-iu needs --iu-reports" in r.err and "and --iu-images" in r.err
+    assert "or only --annotation (R2Gen's iu_xray/annotation.json with images/ beside it)" in r.err
+    assert r.out == ""                                              # nothing was run or printed
+    rep, img = data("r.tgz", "img/")
+    r = cli("reproduce", "llama-xr-iu", "--iu-reports", rep, "--iu-images", img)
+    assert r.code == 2 and "needs --encoder-weights (the xrv-densenet121-res224-all weights file)" in r.err
+    m, = data("m/")
+    r = cli("reproduce", "r2gengpt-deep-mimic", "--mimic-root", m)
     assert r.code == 2 and "needs --annotation (R2Gen's mimic_cxr/annotation.json)" in r.err
     r = cli("reproduce", "r2gengpt-shalow-iu", "--dry-run")
     assert r.code == 2 and "did you mean 'r2gengpt-shallow-iu'" in r.err
+
+
+@pytest.mark.parametrize("name", ["prefix-qwen1.5-0.5b-mimic", "finetune-qwen1.5-0.5b-mimic"])
+def test_reproduce_without_paths_names_every_missing_one_at_once(cli, name):
+    """--dry-run prints the whole chain with placeholders, then every missing path with what it is, exit 0;
+    the same without --dry-run is one error line naming them all (not one per try), exit 2."""
+    r = cli("reproduce", name, "--dry-run")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    cmds = [x for x in lines if x.startswith("$ cxrgen ")]
+    assert [c.split()[4] for c in cmds] == ["prepare", "embed", "train", "generate", "score"]
+    assert "prepare mimic --root MIMIC_ROOT --per-image" in cmds[0]
+    assert cmds[1].endswith("--encoder medclip-vit --encoder-weights ENCODER_WEIGHTS")
+    block = lines[lines.index(next(x for x in lines if x.startswith("missing"))):]
+    assert lines.index(block[0]) > lines.index(cmds[-1])            # after the chain
+    assert block[1:3] == ["  --mimic-root MIMIC_ROOT: the MIMIC-CXR-JPG root",
+                          "  --encoder-weights ENCODER_WEIGHTS: the medclip-vit weights file"]
+    d = json.loads(cli("reproduce", name, "--dry-run", "--json").out)
+    assert [(x["option"], x["placeholder"]) for x in d["missing"]] == [("--mimic-root", "MIMIC_ROOT"),
+                                                                        ("--encoder-weights", "ENCODER_WEIGHTS")]
+    assert d["commands"][0][3:6] == ["prepare", "mimic", "--root"] and d["commands"][0][6] == "MIMIC_ROOT"
+    r = cli("reproduce", name)
+    assert r.code == 2 and r.out == ""
+    err = r.err.strip().splitlines()
+    assert len(err) == 1 and "--mimic-root (the MIMIC-CXR-JPG root)" in err[0], r.err
+    assert "--encoder-weights (the medclip-vit weights file)" in err[0]
+
+
+def test_reproduce_dry_run_placeholders_for_iu_and_r2gen_mimic(cli):
+    r = cli("reproduce", "llama-xr-iu", "--dry-run")
+    assert r.code == 0, r.err
+    assert "prepare iu --reports IU_REPORTS --images IU_IMAGES --views all" in r.out
+    assert "--encoder-weights ENCODER_WEIGHTS" in r.out
+    for option in ("--iu-reports IU_REPORTS:", "--iu-images IU_IMAGES:", "--encoder-weights ENCODER_WEIGHTS:"):
+        assert f"\n  {option}" in r.out, option
+    r = cli("reproduce", "r2gengpt-deep-mimic", "--dry-run")
+    assert r.code == 0, r.err
+    assert "prepare mimic --annotation ANNOTATION --views all" in r.out
+    assert "  --annotation ANNOTATION: R2Gen's mimic_cxr/annotation.json" in r.out
+    r = cli("reproduce", "r2gengpt-deep-iu", "--dry-run")          # swin weights have a default: not missing
+    assert r.code == 0 and "ENCODER_WEIGHTS" not in r.out
+
+
+@pytest.mark.parametrize("dry", [True, False])
+def test_reproduce_given_path_that_does_not_exist_is_named(cli, data, tmp_path, dry):
+    """A path given on the command line must exist (dry run too): one line naming the path and its option,
+    exit 3 like prepare's missing --reports; the paths still missing are named in the same line."""
+    gone = str(tmp_path / "images")
+    r = cli("reproduce", "dual-iu", "--iu-images", gone, *(["--dry-run"] if dry else []))
+    assert r.code == 3 and r.out == "", r.err
+    err = r.err.strip().splitlines()
+    assert len(err) == 1 and f"{gone}: not found (--iu-images" in err[0], r.err
+    assert "dual-iu also needs --iu-reports" in err[0]
+    m, = data("m/")
+    r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", m, "--llm-weights", str(tmp_path / "llm"),
+            "--encoder-weights", str(tmp_path / "w.bin"), "--dry-run")
+    assert r.code == 3 and len(r.err.strip().splitlines()) == 1
+    assert f"{tmp_path / 'llm'}: not found (--llm-weights" in r.err
+    assert f"{tmp_path / 'w.bin'}: not found (--encoder-weights" in r.err
+    r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", m, "--encoder-weights", "org/medclip-hub-id",
+            "--dry-run")                                            # a hub id is not a path
+    assert r.code == 0, r.err
 
 
 def test_reproduce_compare_reads_scores_json(cli, ws):
