@@ -36,7 +36,7 @@ _cxrgen_opts() {
     "prepare mimic") echo "--annotation --clean --config --deid --dry-run --force --help --images --json --keep-priors --name --per-image --per-study --remove-priors --reports --root --sections --strict --views -c";;
     "prepare synthetic") echo "--clean --config --dry-run --force --help --json --keep-priors --layout --n --name --per-image --per-study --prior-mentions --remove-priors --root --sections --seed --strict --views -c";;
     "report") echo "--compare --config --force --help --json --max-studies --no-redact --redact --run --run-name --split --thumbnail-size -c";;
-    "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-images --mimic-root";;
+    "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-images --mimic-reports --mimic-root";;
     "score") echo "--bootstrap --compare --config --convention --force --help --json --labeler --labeler-weights --max-report-chars --metrics --out --permutations --records --reference-labels --reference-tokenizer --run --run-name --seed --split --tokenize --tokenizer --truncate-references --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
     "train") echo "--batch-size --config --dataset --device --dry-run --encoder --encoder-weights --force --help --json --llm --llm-weights --mode --resume --resume-from-other --run --run-name --seed --workers -c";;

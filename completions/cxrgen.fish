@@ -194,6 +194,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l list
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l llm-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-images
+complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-reports
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-root
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l bootstrap
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l compare

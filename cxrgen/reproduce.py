@@ -42,6 +42,7 @@ class Roots:
     llm_weights: str = ""
     encoder_weights: str = ""
     mimic_images: str = ""
+    mimic_reports: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ _WHAT = {"iu_reports": ("--iu-reports", "NLMCXR_reports.tgz, an XML folder or in
          "iu_images": ("--iu-images", "the IU PNG folder"),
          "annotation": ("--annotation", "R2Gen's annotation.json"),
          "mimic_root": ("--mimic-root", "the MIMIC-CXR-JPG root"),
+         "mimic_reports": ("--mimic-reports", "mimic-cxr-reports.zip or the reports' files/ folder"),
          "mimic_images": ("--mimic-images", "the images folder of R2Gen's mimic_cxr copy"),
          "llm_weights": ("--llm-weights", "the LLM's local folder"),
          "encoder_weights": ("--encoder-weights", "the image encoder weights")}
@@ -133,7 +135,8 @@ def _prepare(s: Setting, roots: Roots, missing: list[Missing]) -> list[str]:
                                                          "R2Gen's mimic_cxr/annotation.json")]
         prep += ["--images", roots.mimic_images] if roots.mimic_images else []
         return prep + (["--root", roots.mimic_root] if roots.mimic_root else [])
-    return ["prepare", "mimic", "--root", need(roots.mimic_root, "--mimic-root", "the MIMIC-CXR-JPG root")]
+    prep = ["prepare", "mimic", "--root", need(roots.mimic_root, "--mimic-root", "the MIMIC-CXR-JPG root")]
+    return prep + (["--reports", roots.mimic_reports] if roots.mimic_reports else [])
 
 
 def plan(s: Setting, roots: Roots, *, workspace: str, configs: str | Path | None = None

@@ -23,6 +23,8 @@ def reproduce(
                                               "optional, adds views and CheXpert labels)."),
     mimic_images: Optional[Path] = typer.Option(None, "--mimic-images", help="r2gengpt-*-mimic: the images folder of "
                                                 "R2Gen's mimic_cxr copy (default: images/ beside --annotation)."),
+    mimic_reports: Optional[Path] = typer.Option(None, "--mimic-reports", help="MIMIC-CXR reports: mimic-cxr-reports.zip "
+                                                 "or the files/ folder; default: under --mimic-root."),
     llm_weights: Optional[Path] = typer.Option(None, "--llm-weights", help="Local folder of the LLM (default: its Hugging Face id)."),
     encoder_weights: Optional[str] = typer.Option(None, "--encoder-weights", help="Image encoder weights (file, folder or HF id)."),
     configs: Optional[Path] = typer.Option(None, "--configs", help="Folder of the preset YAMLs (default: the presets shipped in the package, cxrgen/presets)."),
@@ -64,7 +66,7 @@ def reproduce(
                 con.print(line, markup=False, soft_wrap=True)
     else:
         paths = dict(iu_reports=iu_reports, iu_images=iu_images, annotation=annotation, mimic_root=mimic_root,
-                     mimic_images=mimic_images, llm_weights=llm_weights)
+                     mimic_reports=mimic_reports, mimic_images=mimic_images, llm_weights=llm_weights)
         roots = rp.Roots(**{k: str(v) if v else "" for k, v in paths.items()}, encoder_weights=encoder_weights or "")
         echo = (lambda line: None) if json_out else (lambda line: con.print(line, markup=False, soft_wrap=True))
         cmds, rows, missing = rp.run(s, roots, workspace=str(ws.root), configs=configs, dry_run=dry_run, echo=echo)

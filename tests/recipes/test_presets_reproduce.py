@@ -278,14 +278,30 @@ def test_reproduce_given_path_that_does_not_exist_is_named(cli, data, tmp_path, 
     assert len(err) == 1 and f"{gone}: not found (--iu-images" in err[0], r.err
     assert "dual-iu also needs --iu-reports" in err[0]
     m, = data("m/")
-    r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", m, "--llm-weights", str(tmp_path / "llm"),
-            "--encoder-weights", str(tmp_path / "w.bin"), "--dry-run")
+    r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", m, "--mimic-reports", str(tmp_path / "r.zip"),
+            "--llm-weights", str(tmp_path / "llm"), "--encoder-weights", str(tmp_path / "w.bin"), "--dry-run")
     assert r.code == 3 and len(r.err.strip().splitlines()) == 1
+    assert f"{tmp_path / 'r.zip'}: not found (--mimic-reports" in r.err
     assert f"{tmp_path / 'llm'}: not found (--llm-weights" in r.err
     assert f"{tmp_path / 'w.bin'}: not found (--encoder-weights" in r.err
     r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", m, "--encoder-weights", "org/medclip-hub-id",
             "--dry-run")                                            # a hub id is not a path
     assert r.code == 0, r.err
+
+
+def test_reproduce_passes_mimic_reports_to_prepare(cli, data):
+    m, reports, w = data("m/", "mimic-cxr-reports.zip", "w.bin")
+    for name in ("prefix-gpt2-mimic", "finetune-qwen1.5-0.5b-mimic"):
+        r = cli("reproduce", name, "--mimic-root", m, "--mimic-reports", reports, "--encoder-weights", w,
+                "--dry-run", "--json")
+        assert r.code == 0, r.err
+        prep = json.loads(r.out)["commands"][0][3:]
+        assert prep[:6] == ["prepare", "mimic", "--root", m, "--reports", reports]
+    r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", m, "--encoder-weights", w, "--dry-run", "--json")
+    assert "--reports" not in json.loads(r.out)["commands"][0]      # default: under --mimic-root
+    r = cli("reproduce", "prefix-gpt2-mimic", "--mimic-root", m, "--mimic-reports", reports, "--encoder-weights", w,
+            "--dry-run")
+    assert f"prepare mimic --root {m} --reports {reports} --per-image" in r.out
 
 
 def test_reproduce_compare_reads_scores_json(cli, ws):
