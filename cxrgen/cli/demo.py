@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from cxrgen.cli.common import build_config, console, workspace
+from cxrgen.cli.common import build_config, console, print_table, workspace
 
 
 def demo(
@@ -47,10 +47,10 @@ def demo(
     t = Table(title="cxrgen demo: synthetic test split")
     t.add_column("system", style="bold")
     for _, title in stage.COLUMNS:
-        t.add_column(title, justify="right")
+        t.add_column(title, justify="right", no_wrap=True)
     for label, m in summary["results"].items():
         t.add_row(label, *(f"{m.get(k, float('nan')):.3f}" for k, _ in stage.COLUMNS))
-    con.print(t)
+    print_table(t, con)
     if summary.get("ce"):
         ce = summary["ce"]
         con.print(f"CE columns: {ce['reference']}, uncertain={ce['uncertain']}, labeler {ce['labeler']}.")

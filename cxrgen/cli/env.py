@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cxrgen.cli.common import console, emit_json, workspace
+from cxrgen.cli.common import emit_json, print_table, workspace
 
 
 def env(
@@ -22,8 +22,8 @@ def env(
         return
     from rich.table import Table
     t = Table(title="cxrgen env", show_header=False)
-    t.add_column("what")
-    t.add_column("value")
+    t.add_column("what", no_wrap=True)
+    t.add_column("value", overflow="fold")
     t.add_row("platform", info["platform"])
     for name, version in info["versions"].items():
         t.add_row(name, version)
@@ -36,4 +36,4 @@ def env(
     t.add_row("java", f"{j['path']} ({j['version']})" if j["path"] else "not found (score's METEOR needs Java 8+)")
     for k, v in info["locations"].items():
         t.add_row(k.replace("_", " "), str(v))
-    console().print(t)
+    print_table(t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cxrgen.cli.common import console, emit_json
+from cxrgen.cli.common import emit_json, print_table
 
 app = typer.Typer(help="List registry entries (encoders, llms, modes, datasets, labelers).\n\nExample: cxrgen list llms",
                   no_args_is_help=True)
@@ -16,11 +16,11 @@ def _show(kind: str, rows: list[tuple[str, str]], json_out: bool) -> None:
         return
     from rich.table import Table
     t = Table(title=kind)
-    t.add_column("name", style="bold")
-    t.add_column("description")
+    t.add_column("name", style="bold", no_wrap=True)
+    t.add_column("description", overflow="fold")
     for n, d in rows:
         t.add_row(n, d)
-    console().print(t)
+    print_table(t)
 
 
 JSON = typer.Option(False, "--json", help="Print JSON.")

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from cxrgen.cli.common import build_config, console, csv_list, workspace
+from cxrgen.cli.common import build_config, console, csv_list, print_table, workspace
 
 app = typer.Typer(
     help="Read a data set, extract and clean report sections, filter views, split; write records.jsonl.\n\n"
@@ -72,7 +72,7 @@ def render_summary(info: dict) -> None:
         return
     t = Table(title=f"prepare/{name} ({info['status']})", caption=f"{doc['records']} records, {doc['images']} images")
     for c in ("split", "view", "images", "records"):
-        t.add_column(c, justify="right" if c in ("images", "records") else "left")
+        t.add_column(c, justify="right" if c in ("images", "records") else "left", no_wrap=True)
     by_split: dict[str, list] = {}
     for key, n in doc["images_by_split_view"].items():
         s, v = key.split("/", 1)
@@ -80,16 +80,16 @@ def render_summary(info: dict) -> None:
     for s in ("train", "val", "test"):
         for i, (v, n) in enumerate(by_split.get(s, [])):
             t.add_row(s if i == 0 else "", v, str(n), str(doc["splits"].get(s, 0)) if i == 0 else "")
-    con.print(t)
+    print_table(t, con)
     if doc["dropped"] or doc["notes"]:
         d = Table(title="dropped studies / notes")
-        d.add_column("reason")
-        d.add_column("count", justify="right")
+        d.add_column("reason", overflow="fold")
+        d.add_column("count", justify="right", no_wrap=True)
         for reason, n in doc["dropped"].items():
             d.add_row(f"dropped: {reason}", str(n))
         for what, n in doc["notes"].items():
             d.add_row(f"note: {what}", str(n))
-        con.print(d)
+        print_table(d, con)
 
 
 @app.command("mimic")

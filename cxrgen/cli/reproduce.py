@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from cxrgen.cli.common import console, emit_json, workspace
+from cxrgen.cli.common import console, emit_json, print_table, workspace
 
 
 def reproduce(
@@ -80,10 +80,11 @@ def reproduce(
         return 0
     from rich.table import Table
     t = Table(title=f"{s.name}: {s.short} — {s.table}")
-    for c in ("metric", "paper", "ours", "Δ"):
-        t.add_column(c, justify="right" if c != "metric" else "left")
+    t.add_column("metric", overflow="fold")
+    for c in ("paper", "ours", "Δ"):
+        t.add_column(c, justify="right", no_wrap=True)
     fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
     for r in rows:
         t.add_row(r["metric"] + (f" ({r['setting']})" if r.get("setting") else ""), fmt(r["paper"]), fmt(r["ours"]), "" if r["delta"] is None else f"{r['delta']:+.3f}")
-    con.print(t)
+    print_table(t, con)
     return 0

@@ -114,20 +114,20 @@ def ce_setting(key: str, ce: dict) -> str:
 def print_table(doc: dict, where: Optional[str]) -> None:
     from rich.table import Table
 
-    from cxrgen.cli.common import console
+    from cxrgen.cli.common import console, print_table
     c = console()
     cmp = doc.get("compare")
     t = Table(title=f"{doc['counts']['reports']} reports", title_justify="left")
     t.add_column("metric", no_wrap=True)
-    t.add_column("value", justify="right")
+    t.add_column("value", justify="right", no_wrap=True)
     t.add_column("95% CI", justify="right", no_wrap=True)
     ce = doc.get("ce") or {}
     if ce:
-        t.add_column("CE setting", no_wrap=True)
+        t.add_column("CE setting", overflow="fold")  # "labeler unc=pos" may wrap; numbers may not
     if cmp:
-        t.add_column("other", justify="right")
-        t.add_column("Δ", justify="right")
-        t.add_column("p (boot / AR)", justify="right")
+        t.add_column("other", justify="right", no_wrap=True)
+        t.add_column("Δ", justify="right", no_wrap=True)
+        t.add_column("p (boot / AR)", justify="right", no_wrap=True)
     for k, v in doc["metrics"].items():
         if k.startswith("ce_") and not k.partition("@")[0].split("_")[-2] == "f1":
             continue  # precision/recall are in scores.json / --json
@@ -142,7 +142,7 @@ def print_table(doc: dict, where: Optional[str]) -> None:
             row += [f"{o:.4f}" if o is not None else "–", f"{cmp['delta'].get(k, 0):+.4f}",
                     f"{pb.get('p', float('nan')):.3f} / {ar.get('p', float('nan')):.4f}"]
         t.add_row(*row)
-    c.print(t)
+    print_table(t, c)
     s = doc["settings"]
     c.print(f"convention={s.get('convention', 'coco')} tokenize={s['tokenize']} uncertain={s['uncertain']} "
             f"bootstrap={s['bootstrap']} seed={s['seed']}; reference labels: {s['reference_labels']}")

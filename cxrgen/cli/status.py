@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cxrgen.cli.common import console, emit_json, workspace
+from cxrgen.cli.common import console, emit_json, print_table, workspace
 
 STYLE = {"up-to-date": "green", "stale": "yellow", "partial": "magenta", "missing": "red", "corrupt": "bold red"}
 
@@ -35,12 +35,13 @@ def status(
         return 0
     from rich.table import Table
     t = Table(title=f"workspace {ws.root}")
-    for c in ("artifact", "state", "why / fix"):
-        t.add_column(c)
+    t.add_column("artifact", no_wrap=True)
+    t.add_column("state", no_wrap=True)
+    t.add_column("why / fix", overflow="fold")
     for r in rows:
         why = r.reason + (f" → run `{r.fix}`" if r.fix else "")
         t.add_row(r.name, f"[{STYLE.get(r.state, '')}]{r.state}[/]", why)
-    con.print(t)
+    print_table(t, con)
     if not bad:
         con.print("All artifacts are up to date.")
     return 0

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from cxrgen.cli.common import build_config, console, emit_json, workspace
+from cxrgen.cli.common import build_config, console, emit_json, print_table, workspace
 
 
 def train(
@@ -64,14 +64,14 @@ def train(
 def _print_dry_run(r: dict) -> None:
     from rich.table import Table
     t = Table(title=f"cxrgen train --mode {r['mode']} --llm {r['llm']} (dry run: nothing trained)")
-    t.add_column("component")
-    t.add_column("parameters", justify="right")
-    t.add_column("trainable", justify="right")
+    t.add_column("component", no_wrap=True)
+    t.add_column("parameters", justify="right", no_wrap=True)
+    t.add_column("trainable", justify="right", no_wrap=True)
     for name, c in r["components"].items():
         t.add_row(name, f"{c['params']:,}", f"{c['trainable']:,}")
     t.add_row("[bold]total", f"[bold]{r['total_params']:,}", f"[bold]{r['trainable_params']:,}")
     c = console()
-    c.print(t)
+    print_table(t, c)
     mem = r["memory_gib"]
     c.print(f"estimated GPU memory: training ≈ {mem['train']} GiB, inference ≈ {mem['inference']} GiB "
             f"({mem['assumptions']})")
