@@ -7,7 +7,8 @@ Exit codes (also in the README), so scripts and SLURM jobs can tell the kinds ap
 
 ==  =====================================================================================
 0   success
-1   an unexpected error (a bug: a traceback is printed)
+1   a check that found problems (``status --quiet``, ``audit --strict``); or an unexpected error
+    (a bug: a traceback is printed)
 2   usage or config: unknown option/key, bad value (:class:`ConfigError`); a training loss that
     became nan/inf (:class:`DivergedError`: lower the learning rate)
 3   bad input data or checkpoint (:class:`InputError`, :class:`EmptyResultError`,
