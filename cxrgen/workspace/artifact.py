@@ -68,7 +68,7 @@ def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tu
     The artifact's files are checked against its manifest first (:func:`check_outputs`: size and mtime,
     content for small files or with ``--verify``), so no stage builds on a file known to be bad."""
     folder = ws.artifact_dir(stage, *key)
-    fix = fix or fix_command(stage, key)
+    fix = fix or fix_command(stage, key, folder)
     what = f"{stage}/{'/'.join(key)}"
     _recover(folder, ws.partial_dir(stage, *key))
     try:

@@ -72,8 +72,43 @@ def check_name(value: str, what: str) -> str:
     return value
 
 
-def fix_command(stage: str, key: tuple[str, ...] | list[str]) -> str:
-    return FIX_COMMAND[stage].format(**dict(zip(KEY_PARTS[stage], key)))
+# the options naming an artifact that stay on a rebuild command beside --config (readability; the config
+# holds them too). generate's folder may not be its --split (test-shuffled: split test + shuffle_features).
+CONFIG_COMMAND = {
+    "embed": "cxrgen embed --dataset {dataset} --encoder {encoder}",
+    "train": "cxrgen train --run {run}",
+    "generate": "cxrgen generate --run {run}",
+    "score": "cxrgen score --run {run} --split {split}",
+    "report": "cxrgen report --run {run} --split {split}",
+}
+
+
+def fix_command(stage: str, key: tuple[str, ...] | list[str], folder: Path | None = None) -> str:
+    """The command that builds an artifact. Given its folder holding the config.yaml it was built with,
+    ``… --config FOLDER/config.yaml``: the same artifact again, with every option it had (report
+    --compare, generate --beams, score --bootstrap, …), not one built from the defaults."""
+    names = dict(zip(KEY_PARTS[stage], key))
+    config = folder / FILES["config"] if folder is not None else None
+    if config is not None and config.is_file():
+        import shlex
+        if stage == "prepare":
+            reader = _prepare_reader(config)
+            if reader:
+                return f"cxrgen prepare {shlex.quote(reader)} --config {shlex.quote(str(config))}"
+        else:
+            return CONFIG_COMMAND[stage].format(**names) + f" --config {shlex.quote(str(config))}"
+    return FIX_COMMAND[stage].format(**names)
+
+
+def _prepare_reader(config: Path) -> str | None:
+    """The reader (mimic, iu, synthetic) a prepared set's config.yaml names; None if unreadable."""
+    from cxrgen.config.base import read_yaml
+    try:
+        cfg = read_yaml(config)
+    except (ConfigError, OSError):
+        return None
+    reader = cfg.get("dataset") if isinstance(cfg, dict) else None
+    return str(reader) if reader else None
 
 
 @dataclass(frozen=True)

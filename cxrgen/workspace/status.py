@@ -85,7 +85,7 @@ def _moved_prepare(final: Path, gone: Path, reason: str, fix: str) -> tuple[str,
 
 def artifact_status(ws: Workspace, stage: str, key: tuple[str, ...], verify: bool = False) -> ArtifactStatus:
     final = ws.artifact_dir(stage, *key)
-    st = ArtifactStatus(stage, list(key), "missing", path=str(final), fix=fix_command(stage, key))
+    st = ArtifactStatus(stage, list(key), "missing", path=str(final), fix=fix_command(stage, key, final))
     if not final.exists():
         if ws.partial_dir(stage, *key).exists():
             st.state, st.reason, st.path = "partial", "interrupted or running; re-run to resume", str(ws.partial_dir(stage, *key))
