@@ -87,6 +87,8 @@ def _new_images(ctx: typer.Context, cfg, files: list[str], images_dir: Optional[
     for r in rows:
         if json_out:
             typer.echo(json.dumps(r, ensure_ascii=False))
+        elif r.get("skipped"):
+            typer.echo(f"{r['id']} skipped: {r['skipped']}")
         else:
             skipped = f"  (left out: {', '.join(r['left_out'])})" if r["left_out"] else ""
             typer.echo(f"{r['id']} [{', '.join(r['views'])}]{skipped}\n  {r['prediction']}")

@@ -11,7 +11,10 @@ Studies: ``--study-by folder`` makes one study of the images in each folder, ``f
 image. Views: a DICOM's ViewPosition when it has one, else ``--views`` by position within the study
 (default ``frontal,lateral``: the first image frontal, the next lateral). Images whose view the
 training data set left out (``prepare --views``, AP/PA by default) are left out of the study, as
-``prepare`` would have done, and the output says so. Nothing is written to the workspace.
+``prepare`` would have done, and the output says so; so are images that cannot be read. A study left
+with no image is skipped and named (a row with ``prediction: null`` and ``skipped``: the reason), so one
+lateral-only or broken study does not cost the others their reports; only when every study is skipped
+is it an error. Nothing is written to the workspace.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Study:
     files: list[Path]
     views: list[str]
     left_out: list[str]
+    skipped: str = ""   # why the study gets no report (every image left out), "" when it gets one
 
 
 def find_files(images: Sequence[str], images_dir: Optional[str]) -> list[Path]:
@@ -66,8 +70,14 @@ def _dicom_view(path: Path) -> str:
         return ""
 
 
-def group(files: list[Path], study_by: str, views: Sequence[str], kept: Sequence[str]) -> list[Study]:
-    """Studies named by their folder (``folder``) or file (``file``) path relative to the common root."""
+def group(files: list[Path], study_by: str, views: Sequence[str], kept: Sequence[str],
+          unreadable: Optional[dict[Path, str]] = None) -> list[Study]:
+    """Studies named by their folder (``folder``) or file (``file``) path relative to the common root.
+
+    A file in ``unreadable`` (path → one-line reason) or of a view not in ``kept`` is left out of its
+    study; a study left with no file gets ``skipped`` set to the reason.
+    """
+    unreadable = unreadable or {}
     import os
     if study_by not in ("folder", "file"):
         raise ConfigError(f"--study-by {study_by!r}: choose folder or file")
@@ -81,13 +91,40 @@ def group(files: list[Path], study_by: str, views: Sequence[str], kept: Sequence
     for sid, members in groups.items():
         st = Study(sid, [], [], [])
         for i, f in enumerate(members):
-            view = _dicom_view(f) or (words[i] if i < len(words) else words[-1])
+            if f in unreadable:
+                st.left_out.append(f"{f.name} (unreadable)")
+                continue
+            tagged = _dicom_view(f)
+            view = tagged or (words[i] if i < len(words) else words[-1])
             if kept and view not in kept:
-                st.left_out.append(f"{f.name} ({view})")
+                st.left_out.append(f"{f.name} ({view}{', its DICOM ViewPosition' if tagged else ''})")
                 continue
             st.files.append(f)
             st.views.append(view)
+        if not st.files:
+            st.skipped = _why_skipped(members, unreadable, tagged_only=all(_dicom_view(f) for f in members), kept=kept)
         out.append(st)
+    return out
+
+
+def _why_skipped(members: list[Path], unreadable: dict[Path, str], tagged_only: bool, kept: Sequence[str]) -> str:
+    """One line: why no image of a study is usable, and what to do about it."""
+    bad = [unreadable[f] for f in members if f in unreadable]
+    if len(bad) == len(members):
+        return bad[0]
+    hint = ("" if tagged_only else "; if the files are frontal views, say so with --views (e.g. --views frontal)")
+    return f"no image of a view the run was trained on ({','.join(kept)}){hint}"
+
+
+def _unreadable(files: list[Path]) -> dict[Path, str]:
+    """Files ``embed``'s reader cannot read, with its one-line reason (decoded once more later: few files)."""
+    from cxrgen.data.images import read_xray
+    out = {}
+    for f in files:
+        try:
+            read_xray(f)
+        except InputError as e:
+            out[f] = str(e)
     return out
 
 
@@ -127,7 +164,9 @@ def _encoder(ws: Workspace, dataset: str, name: str, weights_override: str, devi
 
 def run(cfg: GenerateConfig, *, ws: Workspace, images: Sequence[str] = (), images_dir: Optional[str] = None,
         views: Sequence[str] = ("frontal", "lateral"), study_by: str = "folder", encoder_weights: str = "") -> list[dict]:
-    """One row per study: ``{"id", "images", "views", "left_out", "prediction"}`` (nothing written)."""
+    """One row per study: ``{"id", "images", "views", "left_out", "prediction"}`` (nothing written); a
+    skipped study has ``prediction`` None and ``skipped`` (the reason). Raises InputError when every
+    study is skipped, ConfigError for bad options."""
     from cxrgen.data.records import ImageRef, Record
     from cxrgen.models.recipes.base import DataContext
     from cxrgen.models.runtime import resolve_device
@@ -139,11 +178,17 @@ def run(cfg: GenerateConfig, *, ws: Workspace, images: Sequence[str] = (), image
     device = resolve_device(cfg.device)
     recipe, tcfg, _, _ = load_run(ws, cfg.run, cfg.checkpoint, device=device)
     _, pm = upstream(ws, "prepare", tcfg.dataset)
-    studies = group(find_files(images, images_dir), study_by, views, tuple(pm.config.get("views") or ()))
-    empty = [s.id for s in studies if not s.files]
-    if empty:
-        raise InputError(f"study {empty[0]!r}: no image of a view the run was trained on "
-                         f"({','.join(pm.config.get('views') or [])}); give --views (e.g. --views frontal)")
+    found = find_files(images, images_dir)
+    everything = group(found, study_by, views, tuple(pm.config.get("views") or ()), _unreadable(found))
+    studies = [s for s in everything if not s.skipped]
+    if not studies:
+        first = everything[0]
+        n = len(everything) - 1
+        more = f" (and {n} other {'study' if n == 1 else 'studies'}, none usable)" if n else ""
+        raise InputError(f"study {first.id!r}{more}: {first.skipped}")
+    for s in everything:
+        if s.skipped:
+            log.warning("study %r skipped: %s", s.id, s.skipped)
     files = [f for s in studies for f in s.files]
     root = Path(__import__("os").path.commonpath([str(f.parent) for f in files]))
     index = {f: str(i) for i, f in enumerate(files)}
@@ -163,5 +208,6 @@ def run(cfg: GenerateConfig, *, ws: Workspace, images: Sequence[str] = (), image
             preds += generate_batch(recipe, recipe.collate(exs[b0:b0 + cfg.batch_size], with_targets=False), cfg, device)
         if store is not None:
             store.close()
-    return [{"id": s.id, "images": [str(f) for f in s.files], "views": s.views, "left_out": s.left_out, "prediction": p}
-            for s, p in zip(studies, preds)]
+    by_id = {s.id: p for s, p in zip(studies, preds)}
+    return [{"id": s.id, "images": [str(f) for f in s.files], "views": s.views, "left_out": s.left_out,
+             "prediction": by_id.get(s.id), **({"skipped": s.skipped} if s.skipped else {})} for s in everything]

@@ -95,6 +95,51 @@ def test_bad_inputs_are_one_line(trained, tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not an image")
     r = run_cli("generate", "--run", RUN, "--images", str(tmp_path / "broken.png"), "--views", "frontal", workspace=trained)
     assert r.code == 3 and "broken.png" in r.err and r.err.count("\n") == 1
-    r = run_cli("generate", "--run", RUN, "--images", str(tmp_path / "broken.png"), "--encoder-weights",
+    assert "on-error" not in r.err          # embed's own hint names an option generate does not have
+    good = f"{_root(trained)}/{_test_records(trained)[0]['images'][0]['path']}"
+    r = run_cli("generate", "--run", RUN, "--images", good, "--encoder-weights",
                 str(tmp_path / "broken.png"), "--views", "frontal", workspace=trained)
+    assert r.code == 3 and "broken.png" in r.err and r.err.count("\n") == 1
+
+
+def _lateral_dicom(trained, dest):
+    """A copy of the data set's first DICOM frontal with ViewPosition set to LATERAL."""
+    import pydicom
+    rec = next(r for r in _records(trained) if r["images"][0]["path"].endswith(".dcm"))
+    ds = pydicom.dcmread(f"{_root(trained)}/{rec['images'][0]['path']}")
+    ds.ViewPosition = "LATERAL"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(dest)
+    return rec
+
+
+def test_unusable_studies_are_skipped_and_named_not_fatal(trained, tmp_path):
+    """A lateral-only study and a broken file cost only their own reports; the others are printed."""
+    recs = _test_records(trained)[:2]
+    for r in recs:
+        src = f"{_root(trained)}/{r['images'][0]['path']}"
+        (tmp_path / r["id"]).mkdir()
+        shutil.copyfile(src, tmp_path / r["id"] / src.rsplit("/", 1)[1])
+    _lateral_dicom(trained, tmp_path / "lat-only" / "lat.dcm")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "x.png").write_bytes(b"not an image")
+    r = run_cli("generate", "--run", RUN, "--images-dir", str(tmp_path), "--views", "frontal", "--json",
+                "max_new_tokens=24", workspace=trained)
+    assert r.code == 0, r.err[-2000:]
+    rows = {json.loads(x)["id"]: json.loads(x) for x in r.out.splitlines()}
+    assert sorted(rows) == sorted([recs[0]["id"], recs[1]["id"], "lat-only", "broken"])
+    assert all(isinstance(rows[x["id"]]["prediction"], str) and "skipped" not in rows[x["id"]] for x in recs)
+    lat, broken = rows["lat-only"], rows["broken"]
+    assert lat["prediction"] is None and lat["left_out"] == ["lat.dcm (LATERAL, its DICOM ViewPosition)"]
+    assert lat["skipped"] == "no image of a view the run was trained on (AP,PA)"   # --views cannot help: no hint
+    assert broken["prediction"] is None and broken["left_out"] == ["x.png (unreadable)"]
+    assert broken["skipped"].endswith("x.png: not an image Pillow or pydicom can read")
+    assert "study 'lat-only' skipped" in r.err and "study 'broken' skipped" in r.err
+    text = run_cli("generate", "--run", RUN, "--images-dir", str(tmp_path), "--views", "frontal", "max_new_tokens=24",
+                   workspace=trained)
+    assert text.code == 0 and "lat-only skipped: no image of a view" in text.out
+    # only unusable studies: an error (exit 3), one line, naming the first and counting the rest
+    r = run_cli("generate", "--run", RUN, "--images", str(tmp_path / "lat-only" / "lat.dcm"),
+                str(tmp_path / "broken" / "x.png"), workspace=trained)
     assert r.code == 3 and r.err.count("\n") == 1
+    assert r.err == "error: study 'lat-only' (and 1 other study, none usable): no image of a view the run was trained on (AP,PA)\n"
