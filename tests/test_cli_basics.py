@@ -69,3 +69,21 @@ def test_user_error_is_one_line_without_traceback(cli, tmp_path):
     r = cli("prepare", "iu", "--reports", str(tmp_path / "nope.tgz"), "seed=1", "bogus=2")
     assert r.code == 2
     assert r.err.startswith("error: ") and "Traceback" not in r.err and r.err.count("\n") == 1
+
+
+def test_workspace_option_works_after_the_command_too(tmp_path):
+    """`cxrgen status --workspace X` (as `cxrgen demo --help`'s example wrote it) means `cxrgen --workspace X status`."""
+    from cxrgen.cli.app import hoist_workspace
+    assert hoist_workspace(["status", "--workspace", "W"]) == ["--workspace", "W", "status"]
+    assert hoist_workspace(["-v", "prepare", "synthetic", "-w", "W", "--n", "4"]) == \
+        ["-v", "-w", "W", "prepare", "synthetic", "--n", "4"]
+    assert hoist_workspace(["score", "p.jsonl", "--workspace=W"]) == ["--workspace=W", "score", "p.jsonl"]
+    assert hoist_workspace(["-w", "A", "status", "--json"]) == ["-w", "A", "status", "--json"]
+    assert hoist_workspace(["train", "--", "-w", "x"]) == ["train", "--", "-w", "x"]   # after `--`: not ours
+    assert hoist_workspace(["--help"]) == ["--help"] and hoist_workspace([]) == []
+    ws = tmp_path / "after"
+    r = run_cli("prepare", "synthetic", "--n", "12", "--workspace", str(ws))
+    assert r.code == 0, r.err
+    assert (ws / "prepare" / "synthetic" / "records.jsonl").read_text().count("\n") == 12
+    r = run_cli("status", "--json", "-w", str(ws))
+    assert r.code == 0 and [a["name"] for a in json.loads(r.out)["artifacts"]] == ["prepare/synthetic"]

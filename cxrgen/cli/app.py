@@ -62,12 +62,41 @@ app.command("reproduce")(reproduce.reproduce)
 app.command("env")(env.env)
 
 
+WORKSPACE_FLAGS = ("--workspace", "-w")
+
+
+def hoist_workspace(args: list[str]) -> list[str]:
+    """``cxrgen status --workspace X`` as ``cxrgen --workspace X status``.
+
+    ``--workspace`` is an option of the whole tool (every stage shares the folder), so click accepts
+    it only before the command; users, and our own examples, write it after as well. No command has
+    an option of that name, so moving it is unambiguous; everything after ``--`` is left alone.
+    """
+    i = 0
+    while i < len(args) and args[i].startswith("-"):   # global options before the command
+        i += 2 if args[i] in WORKSPACE_FLAGS else 1
+    moved, rest, j = [], [], i + 1
+    while j < len(args):
+        a = args[j]
+        if a == "--":
+            rest += args[j:]
+            break
+        if a in WORKSPACE_FLAGS and j + 1 < len(args):
+            moved += args[j:j + 2]
+            j += 2
+            continue
+        (moved if a.startswith("--workspace=") else rest).append(a)
+        j += 1
+    return args[:i] + moved + args[i:i + 1] + rest if i < len(args) else list(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code (``main([...]) == 0`` in tests)."""
     from cxrgen.errors import CxrgenError
     interrupted = False
     try:
-        rv = app(args=argv, prog_name="cxrgen", standalone_mode=False)
+        rv = app(args=hoist_workspace(list(sys.argv[1:] if argv is None else argv)), prog_name="cxrgen",
+                 standalone_mode=False)
     except CxrgenError as e:  # always one line: wrapped library messages can hold newlines
         typer.echo("error: " + " ".join(part.strip() for part in str(e).splitlines() if part.strip()), err=True)
         code = e.exit_code
