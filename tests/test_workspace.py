@@ -141,3 +141,20 @@ def test_resume_keeps_work_dir_only_for_same_fingerprint(tmp_path):
     b = ArtifactBuild(ws, "prepare", ("synth",), load_config(PrepareConfig, overrides=["seed=9"]), [])
     with b:
         assert not b.resumed and not (b.work_dir / "shard-0").exists()
+
+
+def test_a_rebuild_says_which_setting_or_upstream_changed(tmp_path, caplog):
+    import logging
+    ws = Workspace(tmp_path)
+    _build_prepare(ws)
+    _build_embed(ws)
+    with caplog.at_level(logging.INFO, logger="cxrgen"):
+        _, rebuilt = _build_embed(ws, load_config(EmbedConfig, overrides=["dtype=float32"]))
+    assert rebuilt and "rebuilding embed/synth/enc: dtype 'float16' → 'float32'" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="cxrgen"):
+        _build_prepare(ws, load_config(PrepareConfig, overrides=["seed=5"]), content="b\n")
+        _, rebuilt = _build_embed(ws, load_config(EmbedConfig, overrides=["dtype=float32"]))
+    assert rebuilt
+    assert "rebuilding prepare/synth: seed 0 → 5" in caplog.text
+    assert "rebuilding embed/synth/enc: upstream prepare/synth was rebuilt" in caplog.text

@@ -86,6 +86,30 @@ def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tu
     return entry, m
 
 
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def why_rebuild(old: Manifest, config: dict, inputs: list[dict], most: int = 3) -> str:
+    """Why an existing artifact no longer matches: the settings that differ (``max_new_tokens 64 → 100``)
+    or the upstream that changed, in one line, so a user who re-runs a stage sees why it is not reused
+    instead of silently losing the artifact they had (e.g. one ``cxrgen demo`` made with other settings)."""
+    new, was = _flat(config), _flat(old.config or {})
+    changed = [f"{k} {was[k]!r} → {v!r}" for k, v in new.items() if k in was and was[k] != v]
+    up_old = {(i.get("stage"), tuple(i.get("key") or ())): i.get("fingerprint") for i in old.inputs if i["kind"] == "artifact"}
+    changed += [f"upstream {i['stage']}/{'/'.join(i['key'])} was rebuilt" for i in inputs
+                if i["kind"] == "artifact" and up_old.get((i["stage"], tuple(i["key"]))) not in (None, i["fingerprint"])]
+    if not changed:
+        return "its inputs or cxrgen's version changed (`cxrgen status` says which)"
+    more = f" and {len(changed) - most} more" if len(changed) > most else ""
+    return ", ".join(changed[:most]) + more
+
+
 class ArtifactBuild:
     def __init__(self, ws: Workspace, stage: str, key: Sequence[str], cfg: Any, inputs: list[dict], *,
                  force: bool = False, resume: bool = True, rank: int = 0):
@@ -113,6 +137,9 @@ class ArtifactBuild:
         except (FileNotFoundError, CorruptManifestError):
             return None
         if m.fingerprint != self.fingerprint:
+            import logging
+            logging.getLogger("cxrgen").info("rebuilding %s/%s: %s", self.stage, "/".join(self.key),
+                                             why_rebuild(m, semantic_dict(self.cfg), self.inputs))
             return None
         # same content elsewhere (a moved data set or workspace): rebuild to record where it is now, so
         # `status` stops calling it stale and the command it suggests does what it says
