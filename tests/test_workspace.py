@@ -158,3 +158,16 @@ def test_a_rebuild_says_which_setting_or_upstream_changed(tmp_path, caplog):
     assert rebuilt
     assert "rebuilding prepare/synth: seed 0 → 5" in caplog.text
     assert "rebuilding embed/synth/enc: upstream prepare/synth was rebuilt" in caplog.text
+
+
+def test_a_missing_artifact_with_a_typo_name_suggests_the_existing_one(tmp_path):
+    ws = Workspace(tmp_path)
+    _build_prepare(ws)
+    _build_embed(ws)
+    with pytest.raises(MissingArtifactError) as e:
+        upstream(ws, "embed", "synth", "enk")
+    assert str(e.value) == (f"embed/synth/enk is missing in {tmp_path}; did you mean embed/synth/enc? (existing: enc); "
+                            "else run `cxrgen embed --dataset synth --encoder enk` first")
+    with pytest.raises(MissingArtifactError) as e:
+        upstream(ws, "prepare", "mimic")            # nothing like it: only the command that builds it
+    assert str(e.value) == f"prepare/mimic is missing in {tmp_path}; run `cxrgen prepare mimic …` first"

@@ -75,7 +75,8 @@ def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tu
         m = read_manifest(folder)
     except FileNotFoundError:
         state = "partial (interrupted)" if ws.partial_dir(stage, *key).exists() or folder.exists() else "missing"
-        raise MissingArtifactError(f"{what} is {state} in {ws.root}; run `{fix}` first") from None
+        hint = did_you_mean(ws, stage, key) if state == "missing" else ""
+        raise MissingArtifactError(f"{what} is {state} in {ws.root}; {f'{hint}; else ' if hint else ''}run `{fix}` first") from None
     except CorruptManifestError as e:
         raise MissingArtifactError(f"{what} is corrupt ({e}); run `{fix} --force`") from None
     bad = check_outputs(folder, m, verify=verify_requested())
@@ -108,6 +109,28 @@ def why_rebuild(old: Manifest, config: dict, inputs: list[dict], most: int = 3) 
         return "its inputs or cxrgen's version changed (`cxrgen status` says which)"
     more = f" and {len(changed) - most} more" if len(changed) > most else ""
     return ", ".join(changed[:most]) + more
+
+
+def did_you_mean(ws: Workspace, stage: str, key: Sequence[str]) -> str:
+    """For a missing artifact whose name is a typo of one that exists (``--run demo-prefx``, ``--split
+    tset``, ``--encoder medclip-vit`` beside ``tiny-medclip-vit``): "did you mean …", else "".
+
+    Walks the key part by part; at the first part with no folder, offers the closest existing names
+    (difflib), so the user is not sent to build a new artifact under the mistyped name."""
+    import difflib
+    folder = ws.root / stage
+    for i, part in enumerate(key):
+        if (folder / part).is_dir():
+            folder = folder / part
+            continue
+        names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.endswith(".partial")) \
+            if folder.is_dir() else []
+        close = difflib.get_close_matches(part, names, n=3, cutoff=0.6)
+        if not close:
+            return ""
+        alts = " or ".join(f"{stage}/{'/'.join([*key[:i], c])}" for c in close)
+        return f"did you mean {alts}? (existing: {', '.join(names[:8])}{' …' if len(names) > 8 else ''})"
+    return ""
 
 
 class ArtifactBuild:
