@@ -105,8 +105,12 @@ def why_rebuild(old: Manifest, config: dict, inputs: list[dict], most: int = 3) 
     up_old = {(i.get("stage"), tuple(i.get("key") or ())): i.get("fingerprint") for i in old.inputs if i["kind"] == "artifact"}
     changed += [f"upstream {i['stage']}/{'/'.join(i['key'])} was rebuilt" for i in inputs
                 if i["kind"] == "artifact" and up_old.get((i["stage"], tuple(i["key"]))) not in (None, i["fingerprint"])]
+    raw_old = {i.get("name") or i.get("path"): i.get("sha256") or i.get("signature") for i in old.inputs
+               if i["kind"] != "artifact"}
+    changed += [f"input {Path(str(k)).name} changed" for i in inputs if i["kind"] != "artifact"
+                for k in [i.get("name") or i.get("path")] if k in raw_old and raw_old[k] != (i.get("sha256") or i.get("signature"))]
     if not changed:
-        return "its inputs or cxrgen's version changed (`cxrgen status` says which)"
+        return "its inputs or cxrgen's version changed"
     more = f" and {len(changed) - most} more" if len(changed) > most else ""
     return ", ".join(changed[:most]) + more
 
