@@ -76,7 +76,8 @@ def upstream(ws: Workspace, stage: str, *key: str, fix: str | None = None) -> tu
     except FileNotFoundError:
         state = "partial (interrupted)" if ws.partial_dir(stage, *key).exists() or folder.exists() else "missing"
         hint = did_you_mean(ws, stage, key) if state == "missing" else ""
-        raise MissingArtifactError(f"{what} is {state} in {ws.root}; {f'{hint}; else ' if hint else ''}run `{fix}` first") from None
+        hint = f"{hint}; else " if hint else ""
+        raise MissingArtifactError(f"{what} is {state} in {ws.root}; {hint}run `{fix}` first") from None
     except CorruptManifestError as e:
         raise MissingArtifactError(f"{what} is corrupt ({e}); run `{fix} --force`") from None
     bad = check_outputs(folder, m, verify=verify_requested())
