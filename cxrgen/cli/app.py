@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
     else:
         code = rv if isinstance(rv, int) else 0
+        if code == 0:
+            from cxrgen.utils import dist
+            dist.shutdown()
         # typer turns Ctrl-C (and CXRGEN_FAIL_AT's KeyboardInterrupt) into a silent return of 130
         interrupted = code == 130
     if interrupted:

@@ -56,6 +56,27 @@ def init(backend: str | None = None) -> None:
         torch.cuda.set_device(local_rank())
 
 
+def shutdown() -> None:
+    """Destroy the process group at the end of a successful command (the CLI calls it).
+
+    torch asks for ``destroy_process_group`` before exit: without it, gloo's worker threads can still
+    hold finished work (tensors with Python references) while the interpreter is torn down, and a rank
+    that has done all its work aborts ("terminate called without an active exception", SIGABRT), failing
+    the whole torchrun. Called only after success, as torchtitan does: destroying while another rank
+    is still inside a collective (after an error) can deadlock, and torchrun stops the others anyway.
+    """
+    import sys
+    if "torch.distributed" not in sys.modules:
+        return
+    import gc
+
+    import torch.distributed as tdist
+    if tdist.is_initialized():
+        gc.collect()          # DDP reducers and their pending work go first
+        tdist.barrier()       # no rank tears down while another is still communicating
+        tdist.destroy_process_group()
+
+
 def barrier() -> None:
     if not is_distributed():
         return
