@@ -157,6 +157,16 @@ def test_kaggle_csv_pair_with_images_and_views(cli, ws, tmp_path):
     assert stats["dropped"] == {"no findings": 1, "image file missing": 1}
     m = json.loads((ws / "prepare/iu/manifest.json").read_text())
     assert m["extra"]["root"] == str(d / "images")
+    assert "no images given" not in r.err
+
+
+def test_reports_without_images_warn_at_prepare_not_first_at_embed(cli, ws):
+    """Text-only records are legitimate (labeler benchmarks, audits) but embed cannot use them: say so now."""
+    r = cli("prepare", "iu", "--reports", TGZ)
+    assert r.code == 0, r.err
+    assert "prepare/iu: no images given (--images): the records hold report text only" in " ".join(r.err.split())
+    r = cli("embed", "--dataset", "iu", "--encoder", "tiny-medclip-vit")
+    assert r.code == 3 and "no image root recorded" in r.err
 
 
 def test_kaggle_projection_path_escaping_root(cli, ws, tmp_path):

@@ -102,6 +102,10 @@ def _check(name: str, source: Source, doc: dict, strict: bool) -> None:
     hints = source.hints() if hasattr(source, "hints") else {}
     check_yield(f"prepare/{name}", doc["records"], doc["dropped"], unit="studies", fixes=hints,
                 default_fix="see stats.json examples and `cxrgen prepare --help`", strict=strict)
+    if getattr(source, "root", "") is None and doc["records"]:   # a reader that can have images, given none
+        log.warning("prepare/%s: no images given (--images): the records hold report text only, so `embed`, "
+                    "the image modes of `train` and `report` thumbnails cannot use them; re-run with --images DIR",
+                    name)
     unmatched = doc.get("unmatched_annotation_ids")
     if unmatched:
         n = doc["notes"].get("annotation.json ids without a matching report", len(unmatched))
