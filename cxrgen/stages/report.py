@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from cxrgen.config.schema import ReportConfig, ScoreConfig
-from cxrgen.errors import MissingArtifactError
+from cxrgen.errors import ConfigError, MissingArtifactError
 from cxrgen.utils.log import log
 from cxrgen.workspace.artifact import ArtifactBuild, upstream
 from cxrgen.workspace.layout import FILES, Workspace, check_name
@@ -25,6 +25,11 @@ TEMPLATE = "page.html.j2"
 
 
 def _split_spec(spec: str, default_split: str) -> tuple[str, str]:
+    """``RUN`` or ``RUN/SPLIT`` of this workspace; a preds file (what ``score --compare`` takes) is refused
+    with that difference named, since the page needs the other run's generate artifact, not only its text."""
+    if spec.endswith(".jsonl") or spec.startswith(("/", "./", "~")) or spec.count("/") > 1:
+        raise ConfigError(f"--compare {spec!r}: report compares with a run of this workspace, RUN or RUN/SPLIT "
+                          "(e.g. demo-majority/test); a preds.jsonl file is for `cxrgen score --compare`")
     run, _, split = spec.partition("/")
     return check_name(run, "--compare run"), check_name(split or default_split, "--compare split")
 

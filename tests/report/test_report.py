@@ -65,6 +65,14 @@ def test_rerun_reuses_and_missing_score_is_one_line(scored_ws):
     assert "score/nope/test is missing" in r.err and "cxrgen score --run nope --split test" in r.err
 
 
+def test_compare_with_a_preds_file_names_the_difference_from_score(scored_ws, tmp_path):
+    for spec in (str(tmp_path / "preds.jsonl"), "other.jsonl", "a/b/c"):
+        r = run_cli("report", "--run", RUN, "--split", "test", "--compare", spec, workspace=scored_ws)
+        assert r.code == 2 and r.err.count("\n") == 1, r.err
+        assert "report compares with a run of this workspace, RUN or RUN/SPLIT" in r.err
+        assert "a preds.jsonl file is for `cxrgen score --compare`" in r.err
+
+
 def test_compare_shows_paired_differences(scored_ws):
     from cxrgen.config.schema import GenerateConfig
     from cxrgen.workspace.artifact import ArtifactBuild, upstream
