@@ -23,6 +23,8 @@ def test_unknown_key_lists_valid_keys_with_suggestion():
     assert "valid keys: optim.lr, optim.weight_decay" in msg
     with pytest.raises(ConfigError, match=r"unknown config key 'prefx_len' \(did you mean 'prefix_len'\?\)"):
         load_config(TrainConfig, overrides=["prefx_len=3"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'lr' \(did you mean 'optim.lr'\?\)"):
+        load_config(TrainConfig, overrides=["lr=0.1"])           # a nested key given bare
 
 
 def test_wrong_type_names_key():

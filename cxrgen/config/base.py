@@ -62,7 +62,9 @@ def valid_keys(cls: type, prefix: str = "") -> list[str]:
 def _unknown(key: str, cls: type, where: str, prefix: str = "") -> ConfigError:
     keys = valid_keys(cls, prefix)
     key = prefix + key
-    close = difflib.get_close_matches(key, keys, n=1)
+    # a nested key given bare (`lr=` for `optim.lr`) is the likeliest slip; else the closest spelling
+    nested = [k for k in keys if k.rsplit(".", 1)[-1] == key.rsplit(".", 1)[-1] and k != key]
+    close = nested[:1] or difflib.get_close_matches(key, keys, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ConfigError(f"{where}: unknown config key {key!r}{hint}; valid keys: {', '.join(keys)}")
 

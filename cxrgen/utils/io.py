@@ -160,7 +160,9 @@ def iter_json_lines(path: str | os.PathLike, required: tuple[str, ...] = (),
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise InputError(f"{path} line {lineno}: not valid JSON ({e.msg}); fix or remove the line") from None
+            raise InputError(f"{path} line {lineno}: not valid JSON ({e.msg.removesuffix(' at')} at column "
+                               f"{min(e.pos, len(line.rstrip())) + 1}); "
+                               "fix or remove the line") from None
         except RecursionError:
             raise InputError(f"{path} line {lineno}: JSON nested too deeply; fix or remove the line") from None
         if not isinstance(row, dict):

@@ -126,7 +126,8 @@ def test_compare_refuses_different_references(cli, preds, tmp_path):
 
 
 @pytest.mark.parametrize("lines,message", [
-    (['{"id": "a", "prediction": "x", "reference": "y"}', '{"id": "b", "prediction": "x"'], "line 2: not valid JSON"),
+    (['{"id": "a", "prediction": "x", "reference": "y"}', '{"id": "b", "prediction": "x"'],
+     "line 2: not valid JSON (Expecting ',' delimiter at column 30)"),  # column 30: just past the last character
     (['{"id": "a", "prediction": "x"}'], "line 1: missing field(s) 'reference'"),
     (['{"id": "a", "prediction": "x", "reference": "y"}', "", '{"id": "a", "prediction": "z", "reference": "y"}'],
      "line 3: duplicate id 'a' (first on line 1)"),
