@@ -25,7 +25,7 @@ _cxrgen_opts() {
     "env") echo "--help --json";;
     "generate") echo "--batch-size --beams --checkpoint --config --device --dry-run --encoder-weights --force --help --images --images-dir --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split --study-by --views -c";;
     "label") echo "--field --help --id-field --labeler --labeler-weights --out --tokenizer";;
-    "list") echo "--help";;
+    "list") echo "--help --json";;
     "list datasets") echo "--help --json";;
     "list encoders") echo "--help --json";;
     "list labelers") echo "--help --json";;

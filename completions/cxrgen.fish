@@ -94,6 +94,7 @@ complete -c cxrgen -n '__fish_seen_subcommand_from list' -a labelers
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a llms
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -a modes
 complete -c cxrgen -n '__fish_seen_subcommand_from list' -l help
+complete -c cxrgen -n '__fish_seen_subcommand_from list' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from datasets' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from datasets' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from list; and __fish_seen_subcommand_from encoders' -l help

@@ -87,3 +87,14 @@ def test_workspace_option_works_after_the_command_too(tmp_path):
     assert (ws / "prepare" / "synthetic" / "records.jsonl").read_text().count("\n") == 12
     r = run_cli("status", "--json", "-w", str(ws))
     assert r.code == 0 and [a["name"] for a in json.loads(r.out)["artifacts"]] == ["prepare/synthetic"]
+
+
+def test_list_alone_lists_every_registry():
+    r = run_cli("list", "--json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert sorted(doc) == ["datasets", "encoders", "labelers", "llms", "modes"]
+    assert [m["name"] for m in doc["modes"]] == [m["name"] for m in json.loads(run_cli("list", "modes", "--json").out)]
+    text = run_cli("list")
+    assert text.code == 0 and all(t in text.out for t in ("encoders", "llms", "modes", "datasets", "labelers"))
+

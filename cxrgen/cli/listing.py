@@ -6,8 +6,8 @@ import typer
 
 from cxrgen.cli.common import emit_json, print_table
 
-app = typer.Typer(help="List registry entries (encoders, llms, modes, datasets, labelers).\n\nExample: cxrgen list llms",
-                  no_args_is_help=True)
+app = typer.Typer(help="List registry entries (encoders, llms, modes, datasets, labelers); alone, all of them.\n\n"
+                  "Example: cxrgen list llms", invoke_without_command=True)
 
 
 def _show(kind: str, rows: list[tuple[str, str]], json_out: bool) -> None:
@@ -59,3 +59,25 @@ def labelers(json_out: bool = JSON) -> None:
     """CheXpert-14 labelers for `cxrgen score --labeler` and `cxrgen label --labeler`.  Example: cxrgen list labelers"""
     from cxrgen.metrics.labelers import LABELERS
     _show("labelers", LABELERS.describe(), json_out)
+
+
+@app.callback()
+def everything(ctx: typer.Context, json_out: bool = JSON) -> None:
+    """`cxrgen list` alone: every registry (it used to print the help and exit 2, like a usage error)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    tables = (encoders, llms, modes, datasets, labelers)
+    if not json_out:
+        for show in tables:
+            show(False)
+        return
+    import contextlib
+    import io
+    import json
+    out = {}
+    for show in tables:                      # each prints its own JSON list; gather them under their names
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            show(True)
+        out[show.__name__] = json.loads(buf.getvalue())
+    emit_json(out)
