@@ -112,8 +112,17 @@ _RESEFF = [
 ]
 
 # --- R2GenGPT ---------------------------------------------------------------------------------------
-_R2_DECODE = {"iu": dict(beams=3, repetition_penalty=2.0, length_penalty=2.0, min_new_tokens=40, max_new_tokens=100),
-              "mimic": dict(beams=3, repetition_penalty=2.0, length_penalty=2.0, min_new_tokens=80, max_new_tokens=120)}
+def _decoding(name: str) -> dict:
+    """Decoding keys of ``cxrgen/presets/generate/<name>.yaml``: the one place R2GenGPT's test-time
+    decoding is written (beam 3 from the paper §4.2; penalties and lengths from its released scripts)."""
+    from importlib import resources
+
+    import yaml
+    text = resources.files("cxrgen").joinpath("presets", "generate", f"{name}.yaml").read_text(encoding="utf-8")
+    return dict(yaml.safe_load(text))
+
+
+_R2_DECODE = {ds: _decoding(f"r2gengpt-{ds}") for ds in ("iu", "mimic")}
 # R2GenGPT Table 1 (BLEU-1..4, ROUGE, METEOR, CIDEr); Table 2 (MIMIC-CXR CE precision, recall, F1; params)
 _R2_TABLE1 = {
     ("shallow", "iu"): _nlg(0.466, 0.301, 0.211, 0.156, 0.370, 0.202, 0.405),

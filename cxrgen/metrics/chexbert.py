@@ -129,7 +129,6 @@ class CheXbertLabeler:
             tokenizer = weights  # one folder holding chexbert.pth and the tokenizer files
         if not weights or not tokenizer:
             raise ConfigError(WHAT_TO_DOWNLOAD)
-        import torch
         from transformers import BertTokenizerFast
 
         from cxrgen.workspace.hashing import file_sha256
@@ -142,7 +141,8 @@ class CheXbertLabeler:
         if len(tok) > model.bert.config.vocab_size:
             raise ConfigError(f"--tokenizer {tokenizer}: {len(tok)} tokens but {path} embeds "
                               f"{model.bert.config.vocab_size}; use the bert-base-uncased tokenizer")
-        dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        from cxrgen.models.runtime import resolve_device
+        dev = resolve_device(device)   # the one place that reads auto/cpu/cuda:N (and refuses CUDA without it)
         name = f"chexbert (weights {path.name} sha256:{file_sha256(path)[:12]})"
         return cls(model.to(dev), tok, name=name, device=dev, batch_size=batch_size)
 

@@ -87,7 +87,8 @@ class QloraRecipe(Recipe):
         from cxrgen.models.quant import nf4_config, resolve_quant
         if meta:
             return load_llm(cfg.llm, weights=cfg.llm_weights, meta=True)
-        dev = str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+        from cxrgen.models.runtime import resolve_device
+        dev = str(device if device is not None else resolve_device("auto"))
         if resolve_quant(cfg.quant, dev) == "nf4":
             compute = "float16" if cfg.precision == "fp16" else "bfloat16"
             return load_llm(cfg.llm, weights=cfg.llm_weights, device=device or dev,
