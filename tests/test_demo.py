@@ -1,6 +1,7 @@
 """`cxrgen demo` exactly as the README runs it: the report must follow the image."""
 
 import json
+import re
 
 import pytest
 
@@ -28,14 +29,20 @@ def test_demo_beats_both_baselines_and_reruns_from_cache(tmp_path):
 
 def _report_in_browser(ws, tmp_path):
     """`cxrgen report` on the demo run beside the majority baseline, loaded by headless Chromium."""
-    from tests.report.browser import CHROMIUM, Dom, dump_dom, screenshot
+    from tests.report.browser import Dom, dump_dom, need_browser, screenshot
     r = run_cli("report", "--run", "demo-prefix", "--split", "test", "--compare", "demo-majority/test", workspace=ws)
     assert r.code == 0, r.err
     page = ws / "report" / "demo-prefix" / "test" / "index.html"
     scores = json.loads((ws / "score" / "demo-prefix" / "test" / "scores.json").read_text())
     n = scores["counts"]["reports"]
-    if CHROMIUM is None:
-        pytest.skip("chromium missing (.ci/run installs it)")
+    html = page.read_text(encoding="utf-8")
+    curves = html[html.index('<section id="curves">'):html.index("</section>", html.index('<section id="curves">'))]
+    assert "<svg" in curves and "No metrics.jsonl points" not in curves      # the demo run's loss curves
+    rows = re.findall(r'<tr data-finding="([^"]+)">(.*?)</tr>', html, re.S)
+    assert len(rows) == 14
+    assert all(r.count('<span class="ci">[') == 3 for _, r in rows)          # P, R, F1 intervals on every finding
+    assert any(" → " in r for _, r in rows)                                     # a confusion ("missed → said instead")
+    need_browser()
     dom = Dom(dump_dom(page))
     assert len(dom.cards) == n and dom.text_by_id["shown"].strip() == f"{n} of {n} shown"
     assert dom.disagree_chips > 0 and any(c["disagree"] for c in dom.cards)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import run_cli
-from tests.report.browser import CHROMIUM, Dom, dump_dom, screenshot
+from tests.report.browser import Dom, dump_dom, need_browser, screenshot
 from tests.report.conftest import RUN
 from tests.score.test_chexbert import twin  # noqa: F401 - the tiny CheXbert twin fixture
 
@@ -129,8 +129,8 @@ def test_compare_refuses_a_scores_json_labelled_by_other_weights(scored_ws, twin
     assert not (scored_ws / "report" / "cb").exists()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (.ci/run installs it: apt-get install chromium)")
 def test_page_in_headless_chromium(scored_ws, tmp_path):
+    need_browser()
     page = _page(scored_ws)
     dom = Dom(dump_dom(page))
     n = len(_test_records(scored_ws))
