@@ -158,22 +158,32 @@ class ArtifactBuild:
         """The existing manifest if the artifact is complete and made from the same inputs/config."""
         if self.rank == 0:
             _recover(self.final_dir, self.work_dir)
-        if self.force:
-            return None
-        try:
-            m = read_manifest(self.final_dir)
-        except (FileNotFoundError, CorruptManifestError):
-            return None
-        if m.fingerprint != self.fingerprint:
+        m, why = self.check()
+        if why.startswith("changed: "):
             import logging
             logging.getLogger("cxrgen").info("rebuilding %s/%s: %s", self.stage, "/".join(self.key),
-                                             why_rebuild(m, semantic_dict(self.cfg), self.inputs))
-            return None
+                                             why[len("changed: "):])
+        return m
+
+    def check(self) -> tuple[Manifest | None, str]:
+        """(the existing manifest, "up to date") if a run would reuse it, else (None, why not); reads only
+        (no recovery of an interrupted commit, no log), so a ``--dry-run`` plan can say it."""
+        if self.force:
+            return None, "--force: rebuilt whatever its state"
+        try:
+            m = read_manifest(self.final_dir)
+        except FileNotFoundError:
+            return None, "missing" if not self.work_dir.exists() else "partial (interrupted)"
+        except CorruptManifestError as e:
+            return None, f"corrupt ({e})"
+        if m.fingerprint != self.fingerprint:
+            return None, "changed: " + why_rebuild(m, semantic_dict(self.cfg), self.inputs)
         # same content elsewhere (a moved data set or workspace): rebuild to record where it is now, so
         # `status` stops calling it stale and the command it suggests does what it says
         if _raw_paths(m.inputs) != _raw_paths(self.inputs):
-            return None
-        return None if check_outputs(self.final_dir, m) else m
+            return None, "its input files moved"
+        bad = check_outputs(self.final_dir, m)
+        return (None, f"corrupt: {bad}") if bad else (m, "up to date")
 
     def __enter__(self) -> "ArtifactBuild":
         self.ws.init()
