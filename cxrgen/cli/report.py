@@ -22,7 +22,9 @@ def report(
     thumbnail_size: Optional[int] = typer.Option(None, "--thumbnail-size", help="thumbnail side in px (0: no images; default 192)"),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML with ReportConfig keys"),
     force: bool = typer.Option(False, "--force", help="rebuild even if up to date"),
-    json_out: bool = typer.Option(False, "--json", help="print the manifest as JSON"),
+    json_out: bool = typer.Option(False, "--json", help="print the manifest (with --dry-run: the plan) as JSON"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print what would be read and written, and whether the "
+                                                          "page is up to date; write nothing"),
 ) -> None:
     """Write report/<run>/<split>/index.html: metrics with CIs, loss curves, per-finding table, error
     analysis and every study (images, generated vs reference, label disagreements), worst first.
@@ -31,11 +33,19 @@ def report(
     where it came from and stays inside the workspace; --redact writes labels only.
 
     Example: cxrgen report --run demo-prefix --split test --compare demo-majority/test
+    Example: cxrgen report --run demo-prefix --dry-run
     """
     from cxrgen.config.schema import ReportConfig
     from cxrgen.stages import report as stage
     cfg = build_config(ReportConfig, config, overrides, run=run, split=split, compare=compare, redact=redact,
                        max_studies=max_studies, thumbnail_size=thumbnail_size)
+    if dry_run:
+        p = stage.plan(cfg, workspace(ctx), force=force)
+        if json_out:
+            emit_json(p)
+        else:
+            typer.echo(stage.render_plan(p))
+        return
     m = stage.run(cfg, ws=workspace(ctx), force=force)
     path = workspace(ctx).artifact_dir("report", *m.key) / "index.html"
     if json_out:

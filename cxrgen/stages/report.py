@@ -44,10 +44,9 @@ def _records(ws: Workspace, gen_manifest: Manifest) -> tuple[dict, Path, Manifes
     return entry, ws.records_path(*prep["key"]), pm
 
 
-def _sources(cfg: ReportConfig, ws: Workspace) -> tuple[Any, list[dict]]:
-    from cxrgen.report.context import Sources
-    from cxrgen.stages.embed import image_root
-    from cxrgen.utils.io import read_jsonl
+def _upstreams(cfg: ReportConfig, ws: Workspace) -> tuple[list[dict], dict]:
+    """The manifest inputs of a report (its fingerprint) and the upstream manifests and records path it
+    reads; shared by :func:`run` and :func:`plan`, so a plan's "up to date" is the run's."""
     s_entry, sm = upstream(ws, "score", cfg.run, cfg.split)
     g_entry, gm = upstream(ws, "generate", cfg.run, cfg.split)
     p_entry, records_path, pm = _records(ws, gm)
@@ -56,6 +55,16 @@ def _sources(cfg: ReportConfig, ws: Workspace) -> tuple[Any, list[dict]]:
     if (ws.artifact_dir("train", cfg.run) / "manifest.json").is_file():  # baselines have no training run
         t_entry, tm = upstream(ws, "train", cfg.run)
         inputs.append(t_entry)
+    if cfg.compare:
+        inputs.append(upstream(ws, "generate", *_split_spec(cfg.compare, cfg.split))[0])
+    return inputs, {"score": sm, "generate": gm, "prepare": pm, "train": tm, "records": records_path}
+
+
+def _sources(cfg: ReportConfig, ws: Workspace, up: dict) -> Any:
+    from cxrgen.report.context import Sources
+    from cxrgen.stages.embed import image_root
+    from cxrgen.utils.io import read_jsonl
+    pm, records_path = up["prepare"], up["records"]
     try:
         root: Optional[Path] = image_root(pm, records_path)
     except Exception:  # noqa: BLE001 - a data set without images still gets a page, without thumbnails
@@ -67,8 +76,8 @@ def _sources(cfg: ReportConfig, ws: Workspace) -> tuple[Any, list[dict]]:
                   preds=list(read_jsonl(ws.preds_path(cfg.run, cfg.split), required=("id", "prediction", "reference"))),
                   records={r["id"]: r for r in read_jsonl(records_path, required=("id",))},
                   records_path=records_path, image_root=root, dataset=pm.key[0],
-                  gen_manifest=gm, score_manifest=sm, train_manifest=tm)
-    return src, inputs
+                  gen_manifest=up["generate"], score_manifest=up["score"], train_manifest=up["train"])
+    return src
 
 
 def _compare(cfg: ReportConfig, ws: Workspace, src: Any) -> tuple[Optional[dict], str]:
@@ -101,23 +110,59 @@ def render(context: dict) -> str:
     return env.get_template(TEMPLATE).render(**context)
 
 
-def run(cfg: ReportConfig, *, ws: Workspace, force: bool = False) -> Manifest:
-    """Build (or reuse) ``report/<run>/<split>/index.html``; returns its manifest."""
+def _resolved(cfg: ReportConfig, ws: Workspace) -> ReportConfig:
+    """``cfg`` with its run filled in (the latest finished training run) and its names checked."""
     from dataclasses import replace
 
-    from cxrgen.report.context import build
     from cxrgen.stages.generate import default_run
     if not cfg.run:
         cfg = replace(cfg, run=default_run(ws))
     check_name(cfg.run, "--run")
     check_name(cfg.split, "--split")
-    src, inputs = _sources(cfg, ws)
-    if cfg.compare:
-        inputs.append(upstream(ws, "generate", *_split_spec(cfg.compare, cfg.split))[0])
+    return cfg
+
+
+def plan(cfg: ReportConfig, ws: Workspace, *, force: bool = False) -> dict:
+    """What :func:`run` would do (``--dry-run``): the upstream artifacts it reads, the page it writes and
+    whether the existing page is up to date (the run's own fingerprint); nothing is read beyond the
+    manifests, nothing rendered or written. A missing upstream is the run's one-line error."""
+    cfg = _resolved(cfg, ws)
+    inputs, up = _upstreams(cfg, ws)
+    m, state = ArtifactBuild(ws, "report", (cfg.run, cfg.split), cfg, inputs, force=force, resume=False).check()
+    return {"stage": "report", "run": cfg.run, "split": cfg.split,
+            "inputs": [{"name": f"{i['stage']}/{'/'.join(i['key'])}", "present": True, "fingerprint": i["fingerprint"]}
+                       for i in inputs],
+            "records": str(up["records"]),
+            "output": str(ws.artifact_dir("report", cfg.run, cfg.split) / FILES["report"]),
+            "up_to_date": m is not None, "state": state,
+            "settings": {"compare": cfg.compare or None, "redact": cfg.redact, "max_studies": cfg.max_studies,
+                         "thumbnail_size": cfg.thumbnail_size}}
+
+
+def render_plan(p: dict) -> str:
+    """The plan as a few lines for ``--dry-run`` without ``--json``."""
+    s = p["settings"]
+    return "\n".join([
+        f"report      {p['run']}/{p['split']}" + (f" compared with {s['compare']}" if s["compare"] else ""),
+        f"inputs      {', '.join(i['name'] for i in p['inputs'])}",
+        f"records     {p['records']}",
+        f"settings    {'redacted (labels only)' if s['redact'] else 'report text'}, at most {s['max_studies']} "
+        f"studies, thumbnails {s['thumbnail_size'] or 'off'}{' px' if s['thumbnail_size'] else ''}",
+        f"output      {p['output']} " + ("(up to date: nothing to do)" if p["up_to_date"]
+                                        else f"(would write: {p['state']})"),
+    ])
+
+
+def run(cfg: ReportConfig, *, ws: Workspace, force: bool = False) -> Manifest:
+    """Build (or reuse) ``report/<run>/<split>/index.html``; returns its manifest."""
+    from cxrgen.report.context import build
+    cfg = _resolved(cfg, ws)
+    inputs, up = _upstreams(cfg, ws)
     build_ = ArtifactBuild(ws, "report", (cfg.run, cfg.split), cfg, inputs, force=force, resume=False)
     if (m := build_.up_to_date()) is not None:
         log.info("report/%s/%s is up to date", cfg.run, cfg.split)
         return m
+    src = _sources(cfg, ws, up)
     compare, compare_name = _compare(cfg, ws, src)
     context = build(src, cfg, compare, compare_name)
     html = render(context)
