@@ -44,9 +44,14 @@ def score(
                                                       "of the run's tokenizer first (R2GenGPT: 60 IU, 100 MIMIC)."),
     reference_tokenizer: Optional[str] = typer.Option(None, "--reference-tokenizer", help="LLM whose tokenizer "
                                                       "--truncate-references counts (default in workspace mode: the run's)."),
-    as_json: bool = typer.Option(False, "--json", help="Print scores.json to stdout instead of a table."),
+    device: Optional[str] = typer.Option(None, "--device", help="chexbert: cpu, cuda, cuda:N or auto (default)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="chexbert: reports per forward pass (default 16)."),
+    as_json: bool = typer.Option(False, "--json", help="Print scores.json (with --dry-run: the plan) to stdout "
+                                                       "instead of a table."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file."),
     force: bool = typer.Option(False, "--force", help="Workspace mode: rescore even if up to date."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be read, computed and written (workspace "
+                                                          "mode: whether the scores are up to date); score nothing."),
 ) -> None:
     """Score generated reports: BLEU-1..4, METEOR, ROUGE-L, CIDEr (pycocoevalcap, exact) and CheXpert CE.
 
@@ -60,6 +65,7 @@ def score(
     Example: cxrgen score --run r2gengpt-deep-iu --truncate-references 60
     Example: cxrgen score preds.jsonl --convention llama-xr --metrics bleu,rouge_l
     Example: cxrgen score preds.jsonl --labeler chexbert --labeler-weights chexbert.pth --tokenizer bert-base-uncased/
+    Example: cxrgen score --run r2gengpt-shallow --dry-run
     """
     from cxrgen.config.schema import ScoreConfig
     cfg = build_config(ScoreConfig, config, None, metrics=csv_list(metrics), tokenize=tokenize,
@@ -68,7 +74,15 @@ def score(
                        labeler_weights=str(labeler_weights) if labeler_weights else None,
                        tokenizer=str(tokenizer) if tokenizer else None, convention=convention,
                        truncate_references=truncate_references, reference_tokenizer=reference_tokenizer,
-                       max_report_chars=max_report_chars)
+                       max_report_chars=max_report_chars, device=device, batch_size=batch_size)
+    if dry_run:
+        from cxrgen.stages import score as stage
+        p = _plan(ctx, cfg, preds, run, split, out, records, compare, force)
+        if as_json:
+            emit_json(p)
+        else:
+            typer.echo(stage.render_plan(p))
+        return
     doc, where = _scored(ctx, cfg, preds, run, split, out, records, compare, force)
     if as_json:
         emit_json(doc)
@@ -76,25 +90,41 @@ def score(
         print_table(doc, where)
 
 
+def _check_mode(preds: Optional[Path], run: Optional[str], split: Optional[str], out: Optional[Path],
+                compare: Optional[Path]) -> None:
+    """One line for options of the other mode (file: PREDS.jsonl; workspace: --run/--split)."""
+    from cxrgen.errors import ConfigError
+    if preds is not None and run is not None:
+        raise ConfigError("give either PREDS.jsonl or --run/--split, not both")
+    if preds is None and run is None:
+        raise ConfigError("nothing to score: give PREDS.jsonl or --run NAME [--split test]")
+    if preds is not None and split is not None:
+        raise ConfigError("--split belongs to workspace mode (--run); a preds file is scored as a whole")
+    if run is not None and (out is not None or compare is not None):
+        raise ConfigError("--out and --compare work on preds files; in workspace mode scores go to score/<run>/<split>/")
+
+
+def _plan(ctx: typer.Context, cfg, preds: Optional[Path], run: Optional[str], split: Optional[str],
+          out: Optional[Path], records: Optional[Path], compare: Optional[Path], force: bool) -> dict:
+    """The --dry-run plan of either mode; nothing is scored or written."""
+    from cxrgen.stages import score as stage
+    _check_mode(preds, run, split, out, compare)
+    if preds is not None:
+        return stage.plan_file(cfg, preds, out=out, records=records, compare=compare)
+    return stage.plan(cfg, workspace(ctx), run_name=run, split=split or "test", force=force, records=records)
+
+
 def _scored(ctx: typer.Context, cfg, preds: Optional[Path], run: Optional[str], split: Optional[str],
             out: Optional[Path], records: Optional[Path], compare: Optional[Path], force: bool) -> tuple[dict, Optional[str]]:
     """Score a preds file (file mode) or a workspace run; returns scores.json's content and where it was written."""
     import json
 
-    from cxrgen.errors import ConfigError
     from cxrgen.stages import score as stage
-    if preds is not None and run is not None:
-        raise ConfigError("give either PREDS.jsonl or --run/--split, not both")
-    if preds is None and run is None:
-        raise ConfigError("nothing to score: give PREDS.jsonl or --run NAME [--split test]")
+    _check_mode(preds, run, split, out, compare)
     if preds is not None:
-        if split is not None:
-            raise ConfigError("--split belongs to workspace mode (--run); a preds file is scored as a whole")
         doc = stage.score_file(cfg, preds, out=out, records=records, compare=compare)
         where = f"{out}" if out else None
     else:
-        if out is not None or compare is not None:
-            raise ConfigError("--out and --compare work on preds files; in workspace mode scores go to score/<run>/<split>/")
         ws = workspace(ctx)
         stage.run(cfg, ws=ws, run_name=run, split=split or "test", force=force, records=records)
         folder = ws.artifact_dir("score", run, split or "test")

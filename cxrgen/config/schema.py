@@ -225,8 +225,13 @@ class ScoreConfig:
                                      "the run's LLM)")
     max_report_chars: int = F(100_000, "longest prediction/reference accepted (the scorers' time and memory grow with it)",
                               runtime=True, lo=1, hi=100_000_000)
+    device: str = F("auto", "chexbert: cpu, cuda, cuda:N or auto", runtime=True)
+    batch_size: int = F(16, "chexbert: reports per forward pass", runtime=True, lo=1, hi=65536)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "device", normalize_device(self.device))
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size must be ≥ 1, got {self.batch_size}")
         if self.max_report_chars < 1:
             raise ConfigError(f"max_report_chars={self.max_report_chars} must be ≥ 1")
 

@@ -9,6 +9,7 @@ Both return, per report, {class: 1 | 0 | -1 | None} for the 14 classes in ``chex
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from cxrgen.errors import ConfigError
@@ -54,3 +55,18 @@ LABELERS.register("chexbert", _chexbert, "CheXbert (Smit et al. 2020) from a loc
 def make_labeler(spec: LabelerSpec) -> Any:
     """A labeler for ``spec.kind``; ConfigError for an unknown kind or missing/ill-formed weights."""
     return LABELERS.get(spec.kind)(spec)
+
+
+def check_chexbert_files(weights: str, tokenizer: str) -> Path:
+    """The weight file CheXbert would load, and the ConfigError it would raise about its files (none given,
+    a path that does not exist, a tokenizer folder without vocab.txt), without loading anything (dry runs)."""
+    from cxrgen.metrics.chexbert import WHAT_TO_DOWNLOAD, weight_file
+    if weights and not tokenizer and (Path(weights).expanduser() / "vocab.txt").is_file():
+        tokenizer = weights
+    if not weights or not tokenizer:
+        raise ConfigError(WHAT_TO_DOWNLOAD)
+    path = weight_file(weights)
+    tok_dir = Path(tokenizer).expanduser()
+    if not (tok_dir / "vocab.txt").is_file() and not (tok_dir / "tokenizer.json").is_file():
+        raise ConfigError(f"--tokenizer {tokenizer}: no vocab.txt or tokenizer.json there; {WHAT_TO_DOWNLOAD}")
+    return path

@@ -140,7 +140,9 @@ class Scored:
     dropped: list[str] = field(default_factory=list)   # ids the convention left out (llama-xr: "XXXX")
 
 
-def check_config(cfg: ScoreConfig) -> list[str]:
+def check_config(cfg: ScoreConfig, *, load_labeler: bool = True) -> list[str]:
+    """The metric groups; every bad setting is a ConfigError before any work. ``load_labeler=False`` (a
+    dry run) checks the labeler's files without loading CheXbert's weights."""
     groups = list(dict.fromkeys(cfg.metrics))
     bad = [g for g in groups if g not in GROUPS]
     if bad or not groups:
@@ -150,8 +152,13 @@ def check_config(cfg: ScoreConfig) -> list[str]:
         raise ConfigError("--bootstrap and --permutations must be >= 0")
     if cfg.reference_labels not in REFERENCE_LABELS:
         raise ConfigError(f"--reference-labels {cfg.reference_labels!r}: choose {' | '.join(REFERENCE_LABELS)}")
-    if "ce" in groups:
+    from cxrgen.utils.device import require_available
+    require_available(cfg.device)  # --device cuda without CUDA: one line before any work
+    if "ce" in groups and (load_labeler or cfg.labeler != "chexbert"):
         labeler_for(cfg)  # unknown kind or missing weights: one line before any work
+    elif "ce" in groups:
+        from cxrgen.metrics.labelers import check_chexbert_files
+        check_chexbert_files(cfg.labeler_weights, cfg.tokenizer)
     if cfg.truncate_references < 0:
         raise ConfigError(f"--truncate-references {cfg.truncate_references}: give a token count >= 1 (0: off)")
     coco_meteor = "meteor" in groups and cfg.convention == "coco"
@@ -178,7 +185,8 @@ def labeler_for(cfg: ScoreConfig):
             stamp = (st.st_size, st.st_mtime_ns)
         except (ConfigError, OSError):
             pass  # make_labeler says what is missing, in its own order (tokenizer first)
-    return _labeler(LabelerSpec(cfg.labeler, cfg.labeler_weights, cfg.tokenizer), stamp)
+    return _labeler(LabelerSpec(cfg.labeler, cfg.labeler_weights, cfg.tokenizer, device=cfg.device,
+                                batch_size=cfg.batch_size), stamp)
 
 
 @lru_cache(maxsize=2)
@@ -482,13 +490,12 @@ def run_tokenizer(ws, gen_manifest) -> str:
     raise ConfigError("--truncate-references: the generate artifact names no training run; give --reference-tokenizer LLM")
 
 
-def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
-        records: Optional[str | Path] = None):
-    """Score ``generate/<run>/<split>/preds.jsonl`` into ``score/<run>/<split>/``; returns the manifest."""
-    from cxrgen.workspace.artifact import ArtifactBuild, upstream
+def _inputs(cfg: ScoreConfig, ws, run_name: str, split: str, records: Optional[str | Path]):
+    """What a workspace score reads, as manifest inputs (its fingerprint), with the generate manifest, the
+    records file whose labels it uses and the one the error analysis reads (None: none). Shared by
+    :func:`run` and :func:`plan`, so a plan's "up to date" is the run's."""
+    from cxrgen.workspace.artifact import upstream
     from cxrgen.workspace.hashing import raw_input
-    from cxrgen.workspace.layout import FILES
-    check_config(cfg)
     entry, gen_manifest = upstream(ws, "generate", run_name, split)
     inputs = [entry]
     rec_path: Optional[Path] = Path(records) if records else None
@@ -504,8 +511,89 @@ def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
                 rec_path = ws.records_path(*prep["key"])
                 upstream(ws, "prepare", *prep["key"])  # its labels are read: refuse a records file known bad
                 inputs.append(prep)
-    from cxrgen.stages.score_analysis import add_error_analysis, headline, workspace_records
+    from cxrgen.stages.score_analysis import workspace_records
     err_records = workspace_records(ws, gen_manifest, inputs, rec_path)
+    return inputs, gen_manifest, rec_path, err_records
+
+
+def _settings(cfg: ScoreConfig) -> dict:
+    """The settings a plan shows (the rest are in ``cxrgen score --help`` and the saved config)."""
+    return {"metrics": list(dict.fromkeys(cfg.metrics)), "labeler": cfg.labeler if "ce" in cfg.metrics else None,
+            "labeler_weights": cfg.labeler_weights or None, "bootstrap": cfg.bootstrap, "seed": cfg.seed,
+            "convention": cfg.convention, "tokenize": cfg.tokenize, "uncertain": cfg.uncertain,
+            "reference_labels": cfg.reference_labels, "truncate_references": cfg.truncate_references,
+            "device": cfg.device, "batch_size": cfg.batch_size}
+
+
+def _describe_input(i: dict) -> dict:
+    """An upstream artifact or file of a plan: its name and what identifies its content (all are present:
+    a missing one is the run's own error)."""
+    if i.get("kind") == "artifact":
+        return {"name": f"{i['stage']}/{'/'.join(i['key'])}", "present": True, "fingerprint": i["fingerprint"]}
+    return {"name": i["path"], "present": True, "sha256": i.get("sha256") or i.get("signature")}
+
+
+def plan(cfg: ScoreConfig, ws, *, run_name: str, split: str, force: bool = False,
+         records: Optional[str | Path] = None) -> dict:
+    """What ``run`` would do (``--dry-run``): its inputs, output folder, and whether the existing scores are
+    up to date (the same fingerprint as :func:`run`); nothing is scored, loaded or written. A missing
+    generate artifact is the same one-line error as the run's."""
+    from cxrgen.workspace.artifact import ArtifactBuild
+    check_config(cfg, load_labeler=False)
+    inputs, _, rec_path, _ = _inputs(cfg, ws, run_name, split, records)
+    m, state = ArtifactBuild(ws, "score", (run_name, split), cfg, inputs, force=force).check()
+    return {"stage": "score", "mode": "workspace", "run": run_name, "split": split,
+            "predictions": str(ws.preds_path(run_name, split)),
+            "inputs": [_describe_input(i) for i in inputs if i.get("kind") != "value"],
+            "dataset_labels": str(rec_path) if rec_path else None,
+            "output": str(ws.artifact_dir("score", run_name, split)), "up_to_date": m is not None, "state": state,
+            "settings": _settings(cfg)}
+
+
+def plan_file(cfg: ScoreConfig, preds: str | Path, *, out: Optional[str | Path] = None,
+              records: Optional[str | Path] = None, compare: Optional[str | Path] = None) -> dict:
+    """What :func:`score_file` would do (``--dry-run``): the files it reads and writes (none without
+    ``out``: the scores are printed only). Nothing is read beyond the files' existence."""
+    check_config(cfg, load_labeler=False)
+    if not Path(preds).is_file():
+        raise InputError(f"{preds}: file not found; give a preds.jsonl with id, prediction, reference per line")
+    for what, path in (("--records", records), ("--compare", compare)):
+        if path is not None and not Path(path).is_file():
+            raise InputError(f"{what} {path}: file not found")
+    return {"stage": "score", "mode": "file", "predictions": str(preds),
+            "compare": str(compare) if compare else None, "dataset_labels": str(records) if records else None,
+            "output": str(out) if out else None,
+            "writes": [str(Path(out) / f) for f in ("scores.json", "per_sample.jsonl")] if out else [],
+            "settings": _settings(cfg)}
+
+
+def render_plan(p: dict) -> str:
+    """The plan as a few lines for ``--dry-run`` without ``--json``."""
+    s = p["settings"]
+    ce = f", labeler {s['labeler']}" + (f" ({s['labeler_weights']}, device {s['device']}, batch {s['batch_size']})"
+                                        if s["labeler"] == "chexbert" else "") if s["labeler"] else ""
+    lines = [f"score       {p['predictions']}" + (f" vs {p['compare']}" if p.get("compare") else ""),
+             f"metrics     {','.join(s['metrics'])}{ce}",
+             f"settings    convention {s['convention']}, tokenize {s['tokenize']}, bootstrap {s['bootstrap']} "
+             f"(seed {s['seed']}), uncertain {s['uncertain']}, reference labels {s['reference_labels']}",
+             f"labels      {p['dataset_labels'] or 'none from the data set (labeler on the reference text)'}"]
+    if p["mode"] == "workspace":
+        lines += [f"inputs      {', '.join(i['name'] for i in p['inputs'])}",
+                  f"output      {p['output']} " + ("(up to date: nothing to do)" if p["up_to_date"]
+                                                      else f"(would score: {p['state']})")]
+    else:
+        lines.append(f"output      {', '.join(p['writes']) if p['writes'] else 'none (prints the scores only)'}")
+    return "\n".join(lines)
+
+
+def run(cfg: ScoreConfig, *, ws, run_name: str, split: str, force: bool = False,
+        records: Optional[str | Path] = None):
+    """Score ``generate/<run>/<split>/preds.jsonl`` into ``score/<run>/<split>/``; returns the manifest."""
+    from cxrgen.workspace.artifact import ArtifactBuild
+    from cxrgen.workspace.layout import FILES
+    check_config(cfg)
+    inputs, gen_manifest, rec_path, err_records = _inputs(cfg, ws, run_name, split, records)
+    from cxrgen.stages.score_analysis import add_error_analysis, headline
     build = ArtifactBuild(ws, "score", (run_name, split), cfg, inputs, force=force)
     if (m := build.up_to_date()):
         log.info("score/%s/%s is up to date", run_name, split)
