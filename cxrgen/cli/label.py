@@ -19,6 +19,10 @@ def label(
                                                    "folder holding it (local file; never downloaded)."),
     tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="chexbert: folder with the bert-base-uncased "
                                              "tokenizer (vocab.txt)."),
+    device: str = typer.Option("auto", "--device", help="chexbert: cpu, cuda, cuda:N or auto."),
+    batch_size: int = typer.Option(16, "--batch-size", help="chexbert: reports per forward pass."),
+    as_json: bool = typer.Option(False, "--json", help="With --out: print a JSON summary (reports, labeler, out) to "
+                                                       "stdout. Without --out the labels are JSON lines anyway."),
 ) -> None:
     """Label reports with the 14 CheXpert observations (rule-based by default; CheXbert from local weights).
 
@@ -27,18 +31,24 @@ def label(
     Pleural Effusion, Pleural Other, Fracture, Support Devices) with 1, 0, -1 (uncertain) or null.
 
     Example: cxrgen label records.jsonl --field report --out labels.jsonl
-    Example: cxrgen label reports.txt --labeler chexbert --labeler-weights chexbert.pth --tokenizer bert-base-uncased/
+    Example: cxrgen label reports.txt --labeler chexbert --labeler-weights chexbert.pth --tokenizer bert-base-uncased/ --device cuda
+    Example: cxrgen label records.jsonl --out labels.jsonl --json
     """
     import json
     import sys
 
-    from cxrgen.errors import InputError
+    from cxrgen.errors import ConfigError, InputError
     from cxrgen.metrics.labelers import LabelerSpec, make_labeler
     from cxrgen.utils.io import atomic_path, iter_json_lines, iter_text_lines
 
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be ≥ 1, got {batch_size}")
     if not file.is_file():
         raise InputError(f"{file}: file not found")
-    lab = make_labeler(LabelerSpec(labeler, str(labeler_weights or ""), str(tokenizer or "")))
+    from cxrgen.utils.device import normalize_device, require_available
+    dev = require_available(normalize_device(device))  # a bad or absent device: one line before any weights load
+    lab = make_labeler(LabelerSpec(labeler, str(labeler_weights or ""), str(tokenizer or ""), device=dev,
+                                   batch_size=batch_size))
     jsonl = file.suffix.lower() in (".jsonl", ".json", ".ndjson")
     items: list[tuple[str, str]] = []
     if jsonl:
@@ -57,5 +67,8 @@ def label(
         with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as g:
             g.writelines(lines)
         typer.echo(f"labelled {len(items)} reports → {out}", err=True)
+        if as_json:
+            from cxrgen.cli.common import emit_json
+            emit_json({"reports": len(items), "labeler": lab.name, "out": str(out)})
     else:
         sys.stdout.writelines(lines)
