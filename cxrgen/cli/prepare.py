@@ -165,6 +165,8 @@ def synthetic(
     force: bool = FORCE, dry_run: bool = DRY, json_out: bool = JSON, strict: bool = STRICT, remove_priors: Optional[bool] = REMOVE_PRIORS,
     prior_mentions: Optional[float] = typer.Option(None, "--prior-mentions", help="Share of reports given a reference "
                                                    "to a prior exam that does not exist (default 0)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes drawing images (0: one per CPU core, "
+                                          "at most 4; default 0)."),
     overrides: Optional[List[str]] = OVERRIDES,
 ) -> None:
     """Make a synthetic CXR data set with visible findings and matching reports, then prepare it.
@@ -173,4 +175,4 @@ def synthetic(
     """
     _run(ctx, "synthetic", config, overrides, force, dry_run, json_out=json_out, strict=strict, n=n, seed=seed, layout=layout,
          root=str(root) if root else None, views=_views(views), per_image=per_image, sections=sections,
-         clean=clean, name=name, remove_priors=remove_priors, prior_mentions=prior_mentions)
+         clean=clean, name=name, remove_priors=remove_priors, prior_mentions=prior_mentions, workers=workers)
