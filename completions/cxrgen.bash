@@ -24,7 +24,7 @@ _cxrgen_opts() {
     "embed") echo "--allow-random-weights --batch-size --config --dataset --device --dry-run --dtype --encoder --encoder-weights --force --help --json --on-error --strict --workers -c -d -e";;
     "env") echo "--help --json";;
     "generate") echo "--batch-size --beams --checkpoint --config --device --dry-run --encoder-weights --force --help --images --images-dir --json --length-penalty --limit --max-new-tokens --min-new-tokens --no-shuffle-features --repetition-penalty --run --run-name --shuffle-features --split --study-by --views -c";;
-    "label") echo "--field --help --id-field --labeler --labeler-weights --out --tokenizer";;
+    "label") echo "--batch-size --device --field --help --id-field --json --labeler --labeler-weights --out --tokenizer";;
     "list") echo "--help --json";;
     "list datasets") echo "--help --json";;
     "list encoders") echo "--help --json";;
@@ -34,10 +34,10 @@ _cxrgen_opts() {
     "prepare") echo "--help";;
     "prepare iu") echo "--annotation --clean --config --dry-run --force --help --images --json --keep-priors --name --per-image --per-study --projections --remove-priors --reports --sections --seed --split --strict --views -c";;
     "prepare mimic") echo "--annotation --clean --config --deid --dry-run --force --help --images --json --keep-priors --name --per-image --per-study --remove-priors --reports --root --sections --strict --views -c";;
-    "prepare synthetic") echo "--clean --config --dry-run --force --help --json --keep-priors --layout --n --name --per-image --per-study --prior-mentions --remove-priors --root --sections --seed --strict --views -c";;
-    "report") echo "--compare --config --force --help --json --max-studies --no-redact --redact --run --run-name --split --thumbnail-size -c";;
+    "prepare synthetic") echo "--clean --config --dry-run --force --help --json --keep-priors --layout --n --name --per-image --per-study --prior-mentions --remove-priors --root --sections --seed --strict --views --workers -c";;
+    "report") echo "--compare --config --dry-run --force --help --json --max-studies --no-redact --redact --run --run-name --split --thumbnail-size -c";;
     "reproduce") echo "--annotation --compare --configs --dry-run --encoder-weights --help --iu-images --iu-reports --json --list --llm-weights --mimic-images --mimic-reports --mimic-root";;
-    "score") echo "--bootstrap --compare --config --convention --force --help --json --labeler --labeler-weights --max-report-chars --metrics --out --permutations --records --reference-labels --reference-tokenizer --run --run-name --seed --split --tokenize --tokenizer --truncate-references --uncertain -c";;
+    "score") echo "--batch-size --bootstrap --compare --config --convention --device --dry-run --force --help --json --labeler --labeler-weights --max-report-chars --metrics --out --permutations --records --reference-labels --reference-tokenizer --run --run-name --seed --split --tokenize --tokenizer --truncate-references --uncertain -c";;
     "status") echo "--help --json --quiet --verify -q";;
     "train") echo "--batch-size --config --dataset --device --dry-run --encoder --encoder-weights --force --help --json --llm --llm-weights --mode --resume --resume-from-other --run --run-name --seed --workers -c";;
   esac

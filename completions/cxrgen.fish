@@ -81,9 +81,12 @@ complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l split
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l study-by
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -l views
 complete -c cxrgen -n '__fish_seen_subcommand_from generate' -s c
+complete -c cxrgen -n '__fish_seen_subcommand_from label' -l batch-size
+complete -c cxrgen -n '__fish_seen_subcommand_from label' -l device
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l field
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l id-field
+complete -c cxrgen -n '__fish_seen_subcommand_from label' -l json
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l labeler
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l labeler-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from label' -l out
@@ -169,9 +172,11 @@ complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subc
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l seed
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l strict
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l views
+complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -l workers
 complete -c cxrgen -n '__fish_seen_subcommand_from prepare; and __fish_seen_subcommand_from synthetic' -s c
 complete -c cxrgen -n '__fish_seen_subcommand_from report' -l compare
 complete -c cxrgen -n '__fish_seen_subcommand_from report' -l config
+complete -c cxrgen -n '__fish_seen_subcommand_from report' -l dry-run
 complete -c cxrgen -n '__fish_seen_subcommand_from report' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from report' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from report' -l json
@@ -197,10 +202,13 @@ complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l llm-weights
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-images
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-reports
 complete -c cxrgen -n '__fish_seen_subcommand_from reproduce' -l mimic-root
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l batch-size
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l bootstrap
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l compare
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l config
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l convention
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l device
+complete -c cxrgen -n '__fish_seen_subcommand_from score' -l dry-run
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l force
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l help
 complete -c cxrgen -n '__fish_seen_subcommand_from score' -l json
