@@ -15,7 +15,8 @@ Exit codes (also in the README), so scripts and SLURM jobs can tell the kinds ap
     :class:`CheckpointError`)
 4   a missing, partial or stale upstream artifact (:class:`MissingArtifactError`)
 5   a missing optional dependency or program (:class:`DependencyError`)
-6   the workspace cannot be written: disk full, read-only (:class:`WorkspaceWriteError`)
+6   out of room: the workspace cannot be written, disk full or read-only (:class:`WorkspaceWriteError`),
+    or the machine ran out of memory (:class:`OutOfMemory`)
 75  another process holds the artifact's lock: retry later (:class:`WorkspaceLockedError`;
     75 is ``EX_TEMPFAIL`` of sysexits.h, so a SLURM script can requeue on it)
 130 interrupted (Ctrl-C, or ``CXRGEN_FAIL_AT``); the work folder is kept for resume
@@ -78,3 +79,27 @@ class DivergedError(CxrgenError):
 class EmptyResultError(InputError):
     """A stage would write an artifact with nothing in it (0 records, 0 images, 0 predictions), or one
     drop reason removed most of the input under ``--strict``."""
+
+
+class OutOfMemory(CxrgenError):
+    """An allocation failed (CPU or GPU): a size setting, the batch size or the machine is too large/small."""
+
+    exit_code = 6
+
+
+def out_of_memory(e: BaseException) -> "OutOfMemory | None":
+    """:class:`OutOfMemory` for an allocator failure (MemoryError, torch's CPU/CUDA out-of-memory), else None.
+
+    One line naming the allocation and the settings that size it, so a typo such as ``prefix_len=100000000``
+    (51 GB) ends as an error and not a traceback; the work folder stays for a resume with smaller settings."""
+    text = " ".join(str(e).split())
+    if not (isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError"
+            or (isinstance(e, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text))):
+        return None
+    import re
+    asked = re.search(r"tried to allocate (\d+) bytes", text, re.I)
+    what = (f"tried to allocate {int(asked.group(1)) / 2**30:.1f} GiB" if asked
+            else (re.search(r"tried to allocate [^(;]+", text, re.I) or [text[:200] or type(e).__name__])[0].strip())
+    return OutOfMemory(f"out of memory ({what}); lower --batch-size or the settings that size the model "
+                       "(max_len, prefix_len, mapper.layers, lora.r, dual.*_layers), or use a larger machine")
+

@@ -1,6 +1,7 @@
 
 import hashlib
 import json
+import sys
 
 import pytest
 
@@ -86,3 +87,41 @@ def test_weights_keys_are_named_like_the_flags_and_the_old_key_still_reads(tmp_p
         load_config(TrainConfig, {"weights": "a", "llm_weights": "b"})
     # a later layer's new key overrides an earlier layer's old one
     assert load_config(TrainConfig, old, overrides=["llm_weights=/x"]).llm_weights == "/x"
+
+
+@pytest.mark.parametrize("override,message", [
+    ("prefix_len=100000000", "prefix_len=100000000 must be in [1, 1024]"),     # asked for 51 GB before a step
+    ("clip_len=0", "clip_len=0 must be in [1, 1024]"),
+    ("max_len=40000", "max_len=40000 must be in [1, 32768]"),
+    ("mapper.layers=100000", "mapper.layers=100000 must be in [1, 64]"),
+    ("lora.r=0", "lora.r=0 must be in [1, 4096]"),
+    ("dual.content_layers=100000", "dual.content_layers=100000 must be in [1, 64]"),
+    ("dual.topic_layers=0", "dual.topic_layers=0 must be in [1, 64]"),
+    ("optim.grad_accum=0", "optim.grad_accum=0 must be in [1, 65536]"),
+    ("select_decoding.max_new_tokens=10000000", "select_decoding.max_new_tokens=10000000 must be ≤ 32768"),
+])
+def test_settings_that_size_a_model_are_bounded(override, message):
+    with pytest.raises(ConfigError) as e:
+        load_config(TrainConfig, overrides=[override])
+    assert str(e.value) == f"override: {message}"
+
+
+def test_an_allocation_failure_is_one_line_exit_6(tmp_path):
+    """Settings inside the bounds can still exceed the machine: an 8 GB address-space limit and a mapper
+    asking for more end as one error line (exit 6), not a traceback; the work folder stays for a resume."""
+    import resource
+    import subprocess
+    from tests.conftest import run_cli, subprocess_env
+    ws = tmp_path / "ws"
+    assert run_cli("prepare", "synthetic", "--n", "12", workspace=ws).code == 0
+    assert run_cli("embed", "--encoder", "tiny-medclip-vit", "--workers", "0", workspace=ws).code == 0
+    limit = lambda: resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))  # noqa: E731
+    p = subprocess.run([sys.executable, "-m", "cxrgen", "-w", str(ws), "train", "--mode", "prefix", "--llm", "tiny-gpt2",
+                        "--encoder", "tiny-medclip-vit", "--run", "big", "prefix_len=1024", "clip_len=1024",
+                        "mapper.layers=64", "mapper.mlp_ratio=64", "optim.max_steps=1"],
+                       capture_output=True, text=True, env=subprocess_env(OMP_NUM_THREADS="1"), preexec_fn=limit,
+                       timeout=300)
+    last = p.stderr.splitlines()[-1]
+    assert p.returncode == 6 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    assert last.startswith("error: out of memory (tried to allocate ") and "prefix_len" in last
+    assert not (ws / "train" / "big").exists()

@@ -90,16 +90,21 @@ def hoist_workspace(args: list[str]) -> list[str]:
     return args[:i] + moved + args[i:i + 1] + rest if i < len(args) else list(args)
 
 
+def _fail(e: "CxrgenError") -> int:
+    """Print a user-facing error as one line; its exit code."""
+    typer.echo("error: " + " ".join(part.strip() for part in str(e).splitlines() if part.strip()), err=True)
+    return e.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code (``main([...]) == 0`` in tests)."""
-    from cxrgen.errors import CxrgenError
+    from cxrgen.errors import CxrgenError, out_of_memory
     interrupted = False
     try:
         rv = app(args=hoist_workspace(list(sys.argv[1:] if argv is None else argv)), prog_name="cxrgen",
                  standalone_mode=False)
     except CxrgenError as e:  # always one line: wrapped library messages can hold newlines
-        typer.echo("error: " + " ".join(part.strip() for part in str(e).splitlines() if part.strip()), err=True)
-        code = e.exit_code
+        code = _fail(e)
     except OSError as e:  # a full or read-only disk, a vanished file anywhere in a stage: one line naming it
         from cxrgen.utils.io import os_error
         err = os_error(e)
@@ -112,10 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         code = 130
     except KeyboardInterrupt:
         interrupted, code = True, 130
+    except MemoryError as e:
+        code = _fail(out_of_memory(e))
     except Exception as e:  # click usage errors arrive here in non-standalone mode (typer vendors click)
         if hasattr(e, "show") and isinstance(getattr(e, "exit_code", None), int):
             e.show()
             code = e.exit_code
+        elif (oom := out_of_memory(e)) is not None:
+            code = _fail(oom)
         else:
             raise
     else:

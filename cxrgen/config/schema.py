@@ -13,6 +13,12 @@ from cxrgen.config.base import config_field as F
 from cxrgen.errors import ConfigError
 from cxrgen.utils.device import normalize_device
 
+# Upper bounds of the settings that size a model or a sequence: far above every published setting (the
+# longest LLM context used here is 4,096 tokens; ClipCap's prefix is 10–40), low enough that a typo cannot
+# ask for tens of GB before the first step (prefix_len=100000000 tried to allocate 51 GB).
+MAX_TOKENS = 32_768
+MAX_PREFIX = 1_024
+
 
 @dataclass(frozen=True)
 class PrepareConfig:
@@ -84,15 +90,15 @@ class EmbedConfig:
 @dataclass(frozen=True)
 class MapperConfig:
     kind: Literal["transformer", "mlp"] = F("transformer", "ClipCap mapper type")
-    layers: int = F(8, "transformer layers")
-    heads: int = F(8, "attention heads")
-    mlp_ratio: float = F(2.0, "MLP hidden size / d")
-    in_dim: int = F(512, "image embedding size")
+    layers: int = F(8, "transformer layers", lo=1, hi=64)
+    heads: int = F(8, "attention heads", lo=1, hi=128)
+    mlp_ratio: float = F(2.0, "MLP hidden size / d", lo=0.0, hi=64.0)
+    in_dim: int = F(512, "image embedding size", lo=1, hi=65536)
 
 
 @dataclass(frozen=True)
 class LoraSpec:
-    r: int = F(16, "LoRA rank")
+    r: int = F(16, "LoRA rank", lo=1, hi=4096)
     alpha: int = F(16, "LoRA alpha")
     dropout: float = F(0.1, "LoRA dropout")
     targets: tuple[str, ...] = F((), "target module names (default: the recipe's)")
@@ -107,15 +113,15 @@ class OptimConfig:
     epochs: int = F(1, "passes over the training split")
     max_steps: int = F(0, "stop after this many optimizer steps (0: epochs decide)")
     batch_size: int = F(8, "examples per optimizer step per process (before accumulation)", hi=65536)
-    grad_accum: int = F(1, "gradient accumulation steps")
+    grad_accum: int = F(1, "gradient accumulation steps", lo=1, hi=65536)
     max_grad_norm: float = F(1.0, "gradient clipping (0: off)")
 
 
 @dataclass(frozen=True)
 class SelectDecoding:
     """How the val split is decoded for ``select=val:...`` (use the setting's test decoding)."""
-    beams: int = F(1, "beam width (R2GenGPT: 3)")
-    max_new_tokens: int = F(100, "maximum generated tokens")
+    beams: int = F(1, "beam width (R2GenGPT: 3)", hi=64)
+    max_new_tokens: int = F(100, "maximum generated tokens", hi=MAX_TOKENS)
     min_new_tokens: int = F(0, "minimum generated tokens")
     repetition_penalty: float = F(1.0, "repetition penalty (R2GenGPT: 2.0)")
     length_penalty: float = F(1.0, "beam length penalty (R2GenGPT: 2.0)")
@@ -126,9 +132,9 @@ class SelectDecoding:
 @dataclass(frozen=True)
 class DualConfig:
     """The dual content/topic encoder recipe (``--mode dual``); see cxrgen/models/dual.py."""
-    content_layers: int = F(2, "content encoder: transformer layers over the visual tokens")
-    topic_layers: int = F(2, "topic encoder: cross-attention layers of the topic queries")
-    heads: int = F(8, "attention heads of both encoders")
+    content_layers: int = F(2, "content encoder: transformer layers over the visual tokens", lo=1, hi=64)
+    topic_layers: int = F(2, "topic encoder: cross-attention layers of the topic queries", lo=1, hi=64)
+    heads: int = F(8, "attention heads of both encoders", lo=1, hi=128)
     topics: tuple[str, ...] = F(("findings", "impression"), "topic words whose LLM embeddings seed the topic queries")
     temperature: float = F(0.07, "InfoNCE temperature (paper §3.1: 0.07)")
     infonce_weight: float = F(0.5, "loss = (1 - w)·LM + w·InfoNCE (paper §3.1: 0.5/0.5)")
@@ -153,11 +159,11 @@ class TrainConfig:
     dataset: str = F("synthetic", "prepared data set")
     encoder: str = F("", "embed artifact to read (default: the recipe's encoder)")
     llm_weights: str = F("", "LLM weights override (local dir; --llm-weights)", was="weights")
-    max_len: int = F(100, "max report tokens (the target is truncated, EOS always kept)")
+    max_len: int = F(100, "max report tokens (the target is truncated, EOS always kept)", lo=1, hi=MAX_TOKENS)
     loss_on: Literal["response", "all"] = F("response", "LM loss on the report + EOS only, or on the prompt text "
                                                         "too (LLaMA-XR's SFTTrainer: all)")
-    prefix_len: int = F(10, "prefix tokens produced by the mapper")
-    clip_len: int = F(10, "tokens the image embedding is first expanded to")
+    prefix_len: int = F(10, "prefix tokens produced by the mapper", lo=1, hi=MAX_PREFIX)
+    clip_len: int = F(10, "tokens the image embedding is first expanded to", lo=1, hi=MAX_PREFIX)
     mapper: MapperConfig = F(default_factory=MapperConfig, help="mapper architecture")
     lora: LoraSpec = F(default_factory=LoraSpec, help="LoRA adapter settings")
     optim: OptimConfig = F(default_factory=OptimConfig, help="optimizer and schedule")
@@ -169,7 +175,7 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16", "fp16"] = F("auto", "autocast dtype and a frozen LLM's weight dtype on GPU (auto: bf16 on GPU, fp32 on CPU)")
     grad_checkpointing: bool = F(False, "recompute activations to save memory", runtime=True)
     save_every: int = F(500, "checkpoint every N steps", runtime=True)
-    keep_last: int = F(2, "step checkpoints to keep", runtime=True)
+    keep_last: int = F(2, "step checkpoints to keep", runtime=True, hi=1000)
     log_every: int = F(10, "metrics.jsonl every N steps", runtime=True)
     workers: int = F(0, "DataLoader workers (capped at the CPUs available)", runtime=True, lo=0, cpus=True)
     device: str = F("auto", "cpu, cuda, cuda:N or auto", runtime=True)
@@ -190,7 +196,7 @@ class GenerateConfig:
     split: Literal["train", "val", "test"] = F("test", "split to generate for")
     checkpoint: str = F("final", "checkpoint folder inside the run (final, best — the select=val:... choice —, step-000500, latest)")
     beams: int = F(1, "beam width (1: greedy)", hi=64)
-    max_new_tokens: int = F(100, "maximum generated tokens")
+    max_new_tokens: int = F(100, "maximum generated tokens")   # bounded by the model's context (stages/generate)
     min_new_tokens: int = F(0, "minimum generated tokens")
     repetition_penalty: float = F(1.0, "repetition penalty (R2GenGPT: 2.0)")
     length_penalty: float = F(1.0, "beam length penalty (R2GenGPT: 2.0)")
