@@ -11,7 +11,7 @@ Reference labels come from two sources, both scored whenever both exist:
   on the findings that cxrgen generates).
 
 The headline (the plain ``ce_*`` keys of ``scores.json`` ``metrics``) is the source the run's setting
-declares (``reference_labels``: ``labeler`` by default, ``dataset``, or ``auto`` = dataset when present);
+declares (``reference_labels``: ``auto`` by default = dataset when present, else labeler; ``labeler``; ``dataset``);
 the other source's keys carry an ``@ref=<source>`` suffix. Every CE number is named with its source and
 uncertain convention (``ce.headline`` and each variant's key).
 """

@@ -31,7 +31,7 @@ def check_yield(what: str, kept: int, dropped: Mapping[str, int], *, unit: str =
     count per drop reason (the fixed vocabulary of :mod:`cxrgen.data.source`), ``fixes`` a fix per
     reason (``default_fix`` otherwise). Returns the warning line (``None`` if there is none).
 
-    Raises :class:`~cxrgen.errors.EmptyResultError` (exit 2), e.g.
+    Raises :class:`~cxrgen.errors.EmptyResultError` (exit 3, bad input), e.g.
     ``prepare/iu: 0 of 3 studies kept: image file missing ×3; pass --annotation annotation.json``.
     """
     fixes = fixes or {}
