@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -25,7 +25,10 @@ class Case:
     setup: Callable[[Path, Path], list]   # (tmp, pipeline workspace copy) -> cxrgen args, or ["python", fn]
     expect: str                           # regex in the one-line error, "ok", or "skip:<json path>=<n>"
     doc: str                              # outcome as documented
-    code: int = 2                         # expected exit code ("ok" cases: 0)
+    # the exact exit code, required so that no case passes on "some error" (cxrgen/errors.py: 2 config,
+    # 3 bad input, 4 upstream, 5 dependency, 6 write, 75 lock, 130 interrupted); recovered, accepted and
+    # skip cases 0; a "python" case that returns normally 0, or the code of the process it ran itself
+    code: int = field(kw_only=True)
     check: Callable | None = None         # (result, tmp, ws) -> None: more assertions (files kept, recovered state)
     corrupt: tuple[str, ...] = ()         # artifacts the case corrupts on purpose (status may say so)
 

@@ -163,7 +163,7 @@ def _upstream_cases() -> list[Case]:
                     f"{kind} edited by hand ({how}), then {stage}", stage, _edit_upstream(kind, same, args),
                     rf"{re.escape(artifact)} is corrupt: {re.escape(rel)} was modified .*; nothing was built from it; "
                     rf"run `{FIX[artifact.split('/')[0]]}.* --force` to rebuild it",
-                    "refused, naming the file and the command that rebuilds it", corrupt=(artifact,)))
+                    "refused, naming the file and the command that rebuilds it", code=4, corrupt=(artifact,)))
     return out
 
 
@@ -196,12 +196,13 @@ def _verify_flag(tmp, ws):
         _edit_upstream("features.h5", True, [])(tmp, ws)
         args = ["generate", "--run", "r", "--split", "test", "--max-new-tokens", "8"]
         with mock.patch.object(mf, "HASH_ALWAYS_BYTES", 0):  # as if features.h5 were a 100 GB cache
-            return run_cli(*args, workspace=ws), run_cli("--verify", *args, workspace=ws)
+            cheap, verified = run_cli(*args, workspace=ws), run_cli("--verify", *args, workspace=ws)
+        return verified.code, cheap, verified
     return ["python", fn]
 
 
 def _check_verify_flag(out, tmp, ws):
-    cheap, verified = out
+    _, cheap, verified = out
     # without --verify the manifest check passes (size and mtime match); the reader may still trip on the
     # flipped byte, but then with one line naming the file
     assert "is corrupt" not in cheap.err and "Traceback" not in cheap.err, cheap.err
@@ -523,7 +524,7 @@ def _ctrl_c(tmp, ws):
 def _one_line_interrupt(out, tmp, ws):
     code, err = out
     lines = [x for x in err.splitlines() if x.strip()]
-    assert code == 130 and lines[-1] == "interrupted; re-run the same command to resume", err
+    assert lines[-1] == "interrupted; re-run the same command to resume", err
     assert "Traceback" not in err, err
 
 
@@ -545,137 +546,137 @@ HOSTILE = [
     # 1. deleting what is not ours
     Case("--root holding someone else's synthetic.json", "prepare", _foreign_marker,
          r"mine: not empty and not written by cxrgen \(no valid synthetic\.json\); nothing was deleted",
-         "error naming the folder; nothing deleted", check=_kept("mine/thesis.txt", "mine/synthetic.json")),
+         "error naming the folder; nothing deleted", check=_kept("mine/thesis.txt", "mine/synthetic.json"), code=3),
     Case("user file added to a cxrgen synthetic folder", "prepare", _user_file_in_ours,
          r"data: holds 1 file\(s\) cxrgen did not write \(e\.g\. 'notes\.txt'\); nothing was deleted",
-         "error naming the folder and the file; nothing deleted", check=_kept("data/notes.txt", "data/synthetic.json")),
+         "error naming the folder and the file; nothing deleted", check=_kept("data/notes.txt", "data/synthetic.json"), code=3),
     Case("--root is a file", "prepare", _root_is_file, r"f: exists and is not a folder cxrgen made",
-         "error naming it", check=_kept("f")),
+         "error naming it", check=_kept("f"), code=3),
     Case("someone else's <root>.partial folder", "prepare", _foreign_partial,
          r"new\.partial: exists and was not started by cxrgen; nothing was deleted", "error naming it; kept",
-         check=_kept("new.partial/draft.txt")),
+         check=_kept("new.partial/draft.txt"), code=3),
     Case("cxrgen synthetic folder regenerated with other settings", "prepare", _synthetic("data", 6), "ok",
          "recovered: replaced, since its marker lists every file in it", code=0, check=_regenerated),
     # 2. unbounded resources
     Case("embed --workers 100000", "embed", lambda tmp, ws: EMBED[:-2] + ["--workers", "100000", "--dry-run"], "ok",
          "accepted: capped at the CPUs available to the process, with a warning", code=0, check=_workers_capped),
     Case("workers above the affinity mask (embed, train, prepare)", "embed", _cap_at_affinity, "ok",
-         "capped at len(os.sched_getaffinity(0)); no process started", check=_check_cap),
+         "capped at len(os.sched_getaffinity(0)); no process started", check=_check_cap, code=0),
     Case("a prediction longer than --max-report-chars", "score",
          _score([_pred(0), _pred(1, pred="word " * 1000)], extra=("--max-report-chars", "1000")),
          r"preds\.jsonl line 2 \(id '1'\): prediction is 5000 characters, over the limit of 1000",
-         "error naming line, id and limit (was: ROUGE-L took 7 GB)"),
+         "error naming line, id and limit (was: ROUGE-L took 7 GB)", code=3),
     Case("a 2 MB line in preds.jsonl", "score",
          _score(raw=(json.dumps(_pred(0, pred="a" * 2_000_000)) + "\n").encode()),
-         r"preds\.jsonl line 1: longer than 1265536 bytes", "error; the line is not read past the limit"),
+         r"preds\.jsonl line 1: longer than 1265536 bytes", "error; the line is not read past the limit", code=3),
     Case("embed --batch-size 10000000", "embed", lambda tmp, ws: EMBED + ["--batch-size", "10000000"],
-         r"batch_size=10000000 must be in \[1, 65536\]", "error naming the key and the range"),
+         r"batch_size=10000000 must be in \[1, 65536\]", "error naming the key and the range", code=2),
     Case("score --bootstrap 10**9", "score", _score([_pred(i) for i in range(3)], extra=("--bootstrap", "1000000000")),
-         r"bootstrap=1000000000 must be ≤ 1000000", "error naming the key and the range"),
+         r"bootstrap=1000000000 must be ≤ 1000000", "error naming the key and the range", code=2),
     Case("generate --beams 1000", "generate", lambda tmp, ws: ["generate", "--run", "r", "--beams", "1000"],
-         r"beams=1000 must be ≤ 64", "error naming the key and the range"),
+         r"beams=1000 must be ≤ 64", "error naming the key and the range", code=2),
     # 3. building on known-bad upstream files (the full matrix is UPSTREAM below)
     Case("same-size edit of a large file: hashed only with --verify", "status", _hash_threshold, "ok",
-         "size+mtime always, sha256 for files up to 64 MB or with --verify", check=_check_hash_threshold),
+         "size+mtime always, sha256 for files up to 64 MB or with --verify", check=_check_hash_threshold, code=0),
     Case("cxrgen --verify hashes large upstream files", "generate", _verify_flag, "ok",
-         "without --verify a large file is checked by size+mtime only; with it the same-size edit is refused", check=_check_verify_flag),
+         "without --verify a large file is checked by size+mtime only; with it the same-size edit is refused", check=_check_verify_flag, code=4),
     # 4. locks
     Case("empty lock file left by a full disk", "prepare", _empty_old_lock, "ok",
          "recovered: an empty lock held by no process and older than 10 s is taken over", code=0, check=_lock_gone),
     Case("old lock naming a live pid that holds no lock (pid reused)", "prepare", _reused_pid_lock, "ok",
          "recovered: taken over", code=0, check=_lock_gone),
     Case("fresh lock file with garbage content", "train", _fresh_lock(b"\x00garbage"),
-         r"train/r is being written by pid \? on \? \(.*\.r\.lock\); wait for it", "one-line error (was: traceback)"),
+         r"train/r is being written by pid \? on \? \(.*\.r\.lock\); wait for it", "one-line error (was: traceback)", code=75),
     Case("lock file holding a JSON list", "train", _fresh_lock(b"[1, 2]"),
-         r"train/r is being written by pid \? on \?", "one-line error (was: traceback)"),
+         r"train/r is being written by pid \? on \?", "one-line error (was: traceback)", code=75),
     Case("disk full while writing a lock", "train", _lock_disk_full, r"x\.lock: cannot write \(the disk is full\)",
-         "error; no empty lock left behind", check=_no_lock_left),
+         "error; no empty lock left behind", check=_no_lock_left, code=6),
     Case("empty old lock that a live process holds", "train", _empty_lock_held,
-         r"thing is being written by pid \? on \?", "respected (flock held)"),
+         r"thing is being written by pid \? on \?", "respected (flock held)", code=75),
     # 5. garbage committed as up to date
     Case("optim.lr=inf", "train", _train("optim.lr=inf"), r"optim\.lr='inf' is not a finite number",
-         "error at the config boundary"),
+         "error at the config boundary", code=2),
     Case("optim.max_grad_norm=nan", "train", _train("optim.max_grad_norm=nan"),
-         r"optim\.max_grad_norm='nan' is not a finite number", "error (was: clipping silently off)"),
+         r"optim\.max_grad_norm='nan' is not a finite number", "error (was: clipping silently off)", code=2),
     Case("lr: .inf in a YAML config", "train", _config("optim:\n  lr: .inf\n"), r"optim\.lr=inf is not a finite number",
-         "error naming the file's key"),
+         "error naming the file's key", code=2),
     Case("loss becomes non-finite during training", "train", _diverging,
          r"train/div: loss is not finite \(nan or inf\) at step \d+; training stopped and nothing was committed; "
          r"the last good checkpoint .*step-\d{6} is kept",
-         "error naming the step; last good checkpoint kept, nothing committed", check=_not_committed),
+         "error naming the step; last good checkpoint kept, nothing committed", check=_not_committed, code=2),
     Case("checkpoint with NaN weights", "generate", _nan_checkpoint, r"tensor '.*' holds NaN or inf values",
-         "refused when loaded (was: empty predictions, exit 0)"),
+         "refused when loaded (was: empty predictions, exit 0)", code=3),
     Case("--resume from another run's checkpoint", "train",
          lambda tmp, ws: TRAIN + ["--run", "other", "--resume", str(ws / "train/r/final")],
          r"--resume .*train/r/final: a checkpoint of run 'r', not 'other'; add --resume-from-other",
-         "refused unless --resume-from-other"),
+         "refused unless --resume-from-other", code=3),
     Case("--resume-from-other records the source", "train", _resume_other, "ok",
          "accepted; the manifest lists the checkpoint (path, run, step, sha256) as an input", code=0,
          check=_resume_recorded),
     # tracebacks where one line belongs
     Case("two prepare synthetic at once", "prepare", _concurrent_prepare,
          r"synthetic data set .*fresh is being written by pid \d+ on", "second run: one-line error, nothing left",
-         check=_released),
+         check=_released, code=75),
     Case("workspace path with a non-UTF-8 byte", "status",
          lambda tmp, ws: ["--workspace", os.fsdecode(os.fsencode(tmp) + b"/ws\xff"), "status"],
-         r"the workspace path is not valid UTF-8", "error naming the path"),
+         r"the workspace path is not valid UTF-8", "error naming the path", code=2),
     Case("workspace that is a file", "status", lambda tmp, ws: ["--workspace", str(_write(tmp / "wsfile", "x")), "status"],
-         r"wsfile: the workspace is a file, not a folder", "error (was: 'no artifacts')"),
+         r"wsfile: the workspace is a file, not a folder", "error (was: 'no artifacts')", code=2),
     Case("workspace.json with an unknown schema_version", "status",
          lambda tmp, ws: (_write(ws / "workspace.json", '{"schema_version": 99}'), ["status"])[1],
-         r"workspace schema_version 99, this cxrgen reads 1", "refused, naming the version expected"),
+         r"workspace schema_version 99, this cxrgen reads 1", "refused, naming the version expected", code=2),
     Case("deeply nested JSON in a prediction", "score",
          _score(raw=b'{"id": "1", "prediction": "a", "reference": "a", "extra": ' + b"[" * 100000 + b"]" * 100000 + b"}\n"),
-         r"preds\.jsonl line 1: JSON nested too deeply", "error with the line number"),
+         r"preds\.jsonl line 1: JSON nested too deeply", "error with the line number", code=3),
     Case("every reference empty", "score", _score([_pred(i, ref="") for i in range(3)], metrics="cider"),
-         r"every reference is empty \(3 lines\)", "error (was: CIDEr traceback)"),
+         r"every reference is empty \(3 lines\)", "error (was: CIDEr traceback)", code=3),
     Case("lone surrogate in a prediction", "score",
          _score(raw=b'{"id": "1", "prediction": "bad \\ud800 text", "reference": "a"}\n', metrics="bleu"),
-         r"line 1 \(id '1'\): prediction holds a lone surrogate", "error (was: METEOR 'a bug, please report it')"),
+         r"line 1 \(id '1'\): prediction holds a lone surrogate", "error (was: METEOR 'a bug, please report it')", code=3),
     Case("YAML alias bomb under a valid key", "train", _config(_alias_bomb()),
-         r"c\.yaml: expands to more than 100000 values through YAML aliases", "error at once (was: MemoryError after 36 s)"),
+         r"c\.yaml: expands to more than 100000 values through YAML aliases", "error at once (was: MemoryError after 36 s)", code=2),
     Case("duplicate keys in a YAML config", "train", _config("optim:\n  lr: 1.0e-3\n  lr: 1.0e-2\n"),
-         r"c\.yaml: duplicate key 'lr' on lines 2 and 3", "error naming both lines"),
+         r"c\.yaml: duplicate key 'lr' on lines 2 and 3", "error naming both lines", code=2),
     Case("config file with a non-UTF-8 byte", "train", _config(b"optim:\n  lr: 1.0e-3  # caf\xe9\n"),
-         r"c\.yaml line 2: not valid UTF-8", "error naming the line"),
+         r"c\.yaml line 2: not valid UTF-8", "error naming the line", code=2),
     Case("config file is a folder", "train", lambda tmp, ws: TRAIN + ["--run", "bad", "--config", str(tmp)],
-         r": is a folder; give a YAML config file", "error"),
+         r": is a folder; give a YAML config file", "error", code=2),
     Case("config file is /dev/zero", "train", lambda tmp, ws: TRAIN + ["--run", "bad", "--config", "/dev/zero"],
-         r"/dev/zero: not a regular file", "error (not read)"),
+         r"/dev/zero: not a regular file", "error (not read)", code=2),
     Case("run name of 250 characters", "train", lambda tmp, ws: TRAIN + ["--run", "a" * 250],
-         r"is 250 characters long; use at most 128", "error (was: ENAMETOOLONG traceback)"),
+         r"is 250 characters long; use at most 128", "error (was: ENAMETOOLONG traceback)", code=2),
     Case("--device mps", "embed", lambda tmp, ws: EMBED + ["--device", "mps", "--dry-run"],
-         r"--device 'mps': not a supported device; use auto, cpu, cuda or cuda:N", "error"),
+         r"--device 'mps': not a supported device; use auto, cpu, cuda or cuda:N", "error", code=2),
     Case("--device ''", "embed", lambda tmp, ws: EMBED + ["--device", "", "--dry-run"],
-         r"--device '': not a supported device", "error"),
+         r"--device '': not a supported device", "error", code=2),
     Case("--device CPU", "embed", lambda tmp, ws: EMBED + ["--device", "CPU", "--dry-run"], "ok",
          "accepted as cpu", code=0, check=lambda r, tmp, ws: None if "device cpu" in r.out else (_ for _ in ()).throw(
              AssertionError(r.out))),
     Case("train device=cuda:99", "train", _train("device=cuda:99", run="dev"),
          r"--device cuda:99: (CUDA is not available on this machine|this machine has \d+ CUDA device)",
-         "error before any work folder", check=_no_partial("train/dev.partial")),
+         "error before any work folder", check=_no_partial("train/dev.partial"), code=2),
     Case("generate device=cuda:99", "generate",
          lambda tmp, ws: ["generate", "--run", "r", "--split", "val", "device=cuda:99"],
          r"--device cuda:99: (CUDA is not available on this machine|this machine has \d+ CUDA device)",
-         "error before any work folder", check=_no_partial("generate/r/val.partial")),
+         "error before any work folder", check=_no_partial("generate/r/val.partial"), code=2),
     Case("--max-new-tokens beyond the model's context", "generate",
          lambda tmp, ws: ["generate", "--run", "r", "--split", "val", "--max-new-tokens", "100000"],
          r"--max-new-tokens 100000: with 10 input positions this exceeds the model's context of 512 tokens",
-         "error naming the limit", check=_no_partial("generate/r/val.partial")),
+         "error naming the limit", check=_no_partial("generate/r/val.partial"), code=2),
     Case("--records label 'yes'", "score", _records_labels('"yes"'),
-         r"records\.jsonl: record '0' label 'Cardiomegaly' is 'yes'; labels are 1, 0, -1 or null", "error naming record and label"),
-    Case("--records label [1]", "score", _records_labels("[1]"), r"record '0' label 'Cardiomegaly' is '\[1\]'", "error"),
-    Case("--records label 1e400", "score", _records_labels("1e400"), r"record '0' label 'Cardiomegaly' is 'inf'", "error"),
+         r"records\.jsonl: record '0' label 'Cardiomegaly' is 'yes'; labels are 1, 0, -1 or null", "error naming record and label", code=3),
+    Case("--records label [1]", "score", _records_labels("[1]"), r"record '0' label 'Cardiomegaly' is '\[1\]'", "error", code=3),
+    Case("--records label 1e400", "score", _records_labels("1e400"), r"record '0' label 'Cardiomegaly' is 'inf'", "error", code=3),
     Case("--records label 2", "score", _records_labels("2"), r"record '0' label 'Cardiomegaly' is '2'",
-         "error (was: accepted silently)"),
+         "error (was: accepted silently)", code=3),
     Case("--records labels not an object", "score", _records_labels("[1, 0]", raw_labels=True),
-         r"records\.jsonl line 1: 'labels' must be an object", "error with the line number"),
+         r"records\.jsonl line 1: 'labels' must be an object", "error with the line number", code=3),
     Case("manifest whose outputs has the wrong type", "embed", _manifest_outputs_list,
          r"prepare/syn is corrupt \(.*'outputs' is a list, not a dict\); run `cxrgen prepare .* --force`",
-         "error naming the fix", corrupt=("prepare/syn",)),
-    Case("prepare synthetic --n 1", "prepare", _synthetic("one", 1), r"n=1 must be in \[3, 1000000\]", "error"),
+         "error naming the fix", corrupt=("prepare/syn",), code=4),
+    Case("prepare synthetic --n 1", "prepare", _synthetic("one", 1), r"n=1 must be in \[3, 1000000\]", "error", code=2),
     Case("safetensors write on a full disk", "train", _safetensors_disk_full,
-         r"ck/trainable\.safetensors: cannot write \(the disk is full\)", "error naming the file (was: the cwd)"),
+         r"ck/trainable\.safetensors: cannot write \(the disk is full\)", "error naming the file (was: the cwd)", code=6),
     # minor
     Case("kill between the two renames of a commit (finished)", "prepare", _half_swapped(True), "ok",
          "recovered: the next run completes the swap", code=0, check=_swap_recovered(True)),
@@ -684,25 +685,25 @@ HOSTILE = [
     Case("kill while a file was still a temp file", "score", _temp_file_in_commit, "ok",
          "recovered: temp files are never committed",
          check=lambda out, tmp, ws: None if out == ["config.yaml", "manifest.json", "scores.json"] else
-         (_ for _ in ()).throw(AssertionError(out))),
+         (_ for _ in ()).throw(AssertionError(out)), code=0),
     Case("identical weights saved twice", "train", _deterministic_weights, "ok",
          "same bytes (sorted safetensors header)",
-         check=lambda out, tmp, ws: None if len(set(out)) == 1 else (_ for _ in ()).throw(AssertionError("differ"))),
+         check=lambda out, tmp, ws: None if len(set(out)) == 1 else (_ for _ in ()).throw(AssertionError("differ")), code=0),
     Case("workspace moved", "status", _moved_workspace, "ok", "stale (moved?); the command status names records "
          "the new place (was: 'up to date'); the fingerprint, hence everything downstream, is unchanged",
-         check=_status_fix_works),
+         check=_status_fix_works, code=0),
     Case("data set moved (--root outside the workspace)", "status", _moved_data_root, "ok",
          "stale (moved?) naming `--root NEW_ROOT`; that command re-records the place with the same fingerprint, "
-         "so embed stays up to date (was: root in the fingerprint, everything downstream stale)", check=_root_fix_works),
+         "so embed stays up to date (was: root in the fingerprint, everything downstream stale)", check=_root_fix_works, code=0),
     Case("real encoder without --encoder-weights", "embed", lambda tmp, ws: EMBED[:2] + ["syn", "--encoder", "medclip-vit"],
          r"encoder 'medclip-vit' has no weights \(give --encoder-weights FILE\|DIR\).*--allow-random-weights",
-         "refused unless --allow-random-weights (tiny-* excepted)"),
+         "refused unless --allow-random-weights (tiny-* excepted)", code=2),
     Case("status of features made with --allow-random-weights", "status", _random_weights_status, "ok",
-         "up-to-date, and the reason says the weights were random", check=_says_random),
+         "up-to-date, and the reason says the weights were random", check=_says_random, code=0),
     Case("Ctrl-C", "prepare", _ctrl_c, "ok", "one line: interrupted; re-run the same command to resume (exit 130)",
-         check=_one_line_interrupt),
+         check=_one_line_interrupt, code=130),
     Case("file permissions of an artifact", "prepare", _file_modes, "ok", "every file 0666 minus the umask "
-         "(was: atomic writes 0600)", check=_same_modes),
+         "(was: atomic writes 0600)", check=_same_modes, code=0),
 ]
 
 UPSTREAM = _upstream_cases()

@@ -1,5 +1,6 @@
-"""The bad-input corpus: each case gives a one-line error (exit 2, no traceback) or a counted skip, and
-never leaves a half-written artifact. ``python tests/faults/test_bad_inputs.py`` rewrites the table
+"""The bad-input corpus: each case gives a one-line error (no traceback) with the exact exit code of its
+error kind (Case.code, the *exit* column of docs/faults.md), or a counted skip, and never leaves a
+half-written artifact. ``python tests/faults/test_bad_inputs.py`` rewrites the table
 in docs/faults.md from CASES (a test checks that it is current)."""
 
 from __future__ import annotations
@@ -268,80 +269,80 @@ def _disk_full(tmp, ws):
 CASES = [
     # prepare
     Case("CSV with missing columns", "prepare", _mimic(_missing_columns), r"split\.csv\.gz line 1: missing column\(s\) 'split'",
-         "error naming file, line and column"),
+         "error naming file, line and column", code=3),
     Case("duplicated dicom_id", "prepare", _mimic(_dup_dicom), r"duplicate dicom_id d1-pa \(first on line 2\)",
-         "error naming both lines"),
+         "error naming both lines", code=3),
     Case("path traversal in a record", "prepare", _mimic(_traversal), r"'\.\./\.\./etc/passwd' escapes its root",
-         "error; nothing outside the root is read"),
-    Case("unreadable reports zip", "prepare", _mimic(_bad_zip), r"not a readable zip archive", "error"),
+         "error; nothing outside the root is read", code=3),
+    Case("unreadable reports zip", "prepare", _mimic(_bad_zip), r"not a readable zip archive", "error", code=3),
     Case("zero-byte report", "prepare", _mimic(_zero_report), "skip:prepare/m/stats.json:dropped.no findings=2",
-         "counted skip (no findings)"),
+         "counted skip (no findings)", code=0),
     Case("non-UTF-8 report", "prepare", _mimic(_non_utf8),
          "skip:prepare/m/stats.json:dropped.unreadable report (not UTF-8 / malformed)=1",
-         "counted skip; `on_error=fail` makes it an error naming file and line"),
+         "counted skip; `on_error=fail` makes it an error naming file and line", code=0),
     Case("report files missing", "prepare", _mimic(), "skip:prepare/m/stats.json:dropped.no report file=1",
-         "counted skip; `on_error=fail` makes it an error"),
-    Case("corrupt IU tarball", "prepare", _iu_bad_tgz, r"NLMCXR_reports\.tgz", "error naming the archive"),
+         "counted skip; `on_error=fail` makes it an error", code=0),
+    Case("corrupt IU tarball", "prepare", _iu_bad_tgz, r"NLMCXR_reports\.tgz", "error naming the archive", code=3),
     Case("IU CSV with missing columns", "prepare", _iu_csv_missing_columns, r"indiana_reports\.csv.*missing column",
-         "error naming file and column"),
+         "error naming file and column", code=3),
     Case("r2gen split without annotation.json", "prepare", _iu_r2gen_without_annotation, r"--annotation",
-         "error asking for --annotation"),
+         "error asking for --annotation", code=2),
     Case("R2Gen annotation.json not in R2Gen's format", "prepare", _r2gen_iu(lambda a: a.update(train=[["CXR1"]])),
-         r"annotation\.json: train\[0\] has no 'id'; expected R2Gen's annotation\.json", "error naming the file and the format"),
+         r"annotation\.json: train\[0\] has no 'id'; expected R2Gen's annotation\.json", "error naming the file and the format", code=3),
     Case("R2Gen image_path escaping the images folder", "prepare", _r2gen_iu(_escaping),
          r"annotation\.json: train\[0\] \('CXR1_1_IM-0001'\): image_path '\.\./\.\./\.\./etc/passwd' escapes its root",
-         "error naming the file and the entry; nothing outside the folder is read"),
+         "error naming the file and the entry; nothing outside the folder is read", code=3),
     Case("R2Gen id in two splits", "prepare", _r2gen_iu(_two_splits),
-         r"id 'CXR1_1_IM-0001' is in both train and test", "error naming the id and both splits"),
+         r"id 'CXR1_1_IM-0001' is in both train and test", "error naming the id and both splits", code=3),
     Case("R2Gen copy with an empty images/", "prepare", _r2gen_iu(images=False),
-         r"prepare/iu: 0 of 1 studies kept: image file missing ×1", "error naming the top drop reason and the fix; nothing written"),
+         r"prepare/iu: 0 of 1 studies kept: image file missing ×1", "error naming the top drop reason and the fix; nothing written", code=3),
     Case("R2Gen image folders without annotation.json", "prepare", _r2gen_folders_without_annotation,
          r"image file missing ×\d+; .*holds R2Gen-style folders \(<id>/0\.png\): pass --annotation",
-         "error saying to pass the annotation"),
+         "error saying to pass the annotation", code=3),
     Case("read-only workspace", "prepare", _read_only, r"cannot write \((the file system is read-only|permission denied)\)",
-         "error; previous artifacts untouched"),
+         "error; previous artifacts untouched", code=6),
     # embed
     Case("truncated JPEG", "embed", _corrupt("truncated jpeg"), r"\.jpg: unreadable image",
-         "error naming the file; `--on-error skip` counts it and lists its id in the manifest"),
-    Case("zero-byte image", "embed", _corrupt("zero-byte"), r"\.jpg: (unreadable image|not an image)", "error naming the file"),
+         "error naming the file; `--on-error skip` counts it and lists its id in the manifest", code=3),
+    Case("zero-byte image", "embed", _corrupt("zero-byte"), r"\.jpg: (unreadable image|not an image)", "error naming the file", code=3),
     Case("non-image file with an image name", "embed", _corrupt("not an image"), r"\.jpg: (not an image|unreadable image)",
-         "error naming the file"),
-    Case("missing image file", "embed", _corrupt("missing"), r"\.jpg: image file not found", "error naming the file"),
-    Case("truncated DICOM", "embed", _corrupt("truncated dicom"), r"\.jpg: (unreadable|cannot decode|DICOM file without pixel data \(truncated)", "error naming the file"),
+         "error naming the file", code=3),
+    Case("missing image file", "embed", _corrupt("missing"), r"\.jpg: image file not found", "error naming the file", code=3),
+    Case("truncated DICOM", "embed", _corrupt("truncated dicom"), r"\.jpg: (unreadable|cannot decode|DICOM file without pixel data \(truncated)", "error naming the file", code=3),
     Case("DICOM without pixel data", "embed", _corrupt("dicom without pixels"), r"\.jpg: DICOM file without pixel data",
-         "error naming the file"),
-    Case("corrupt PNG", "embed", _corrupt_png, r"img\.png: unreadable image", "error naming the file"),
+         "error naming the file", code=3),
+    Case("corrupt PNG", "embed", _corrupt_png, r"img\.png: unreadable image", "error naming the file", code=3),
     Case("huge image (decompression bomb)", "embed", _huge_png, r"huge\.png: unreadable image .*(decompression bomb|exceeds)",
-         "error naming the file (Pillow's pixel limit)"),
-    Case("MONOCHROME1 16-bit DICOM", "embed", _mono1_16bit, "ok", "read: inverted, scaled to [0, 1]"),
+         "error naming the file (Pillow's pixel limit)", code=3),
+    Case("MONOCHROME1 16-bit DICOM", "embed", _mono1_16bit, "ok", "read: inverted, scaled to [0, 1]", code=0),
     Case("embed before prepare", "embed", _embed_before_prepare,
-         r"prepare/never-prepared is missing .*run `cxrgen prepare", "error naming the command to run first"),
+         r"prepare/never-prepared is missing .*run `cxrgen prepare", "error naming the command to run first", code=4),
     # train / generate
     Case("unknown config key", "train", _train("optim.learning_rate=1"), r"unknown config key 'optim\.learning_rate'.*valid keys: optim\.lr",
-         "error listing the valid keys"),
-    Case("wrong value type", "train", _train("prefix_len=ten"), r"prefix_len='ten' is not a valid int", "error naming key and type"),
-    Case("invalid YAML config", "train", _bad_yaml, r"cfg\.yaml: not valid YAML", "error naming the file"),
-    Case("unknown LLM alias", "train", _train("llm=gpt5"), r"unknown llm 'gpt5'|gpt5", "error listing the registry"),
+         "error listing the valid keys", code=2),
+    Case("wrong value type", "train", _train("prefix_len=ten"), r"prefix_len='ten' is not a valid int", "error naming key and type", code=2),
+    Case("invalid YAML config", "train", _bad_yaml, r"cfg\.yaml: not valid YAML", "error naming the file", code=2),
+    Case("unknown LLM alias", "train", _train("llm=gpt5"), r"unknown llm 'gpt5'|gpt5", "error listing the registry", code=2),
     Case("checkpoint from another mode", "train", _other_mode_checkpoint, r"checkpoint of mode 'prefix', not 'finetune'",
-         "error naming both modes"),
+         "error naming both modes", code=3),
     Case("pickle checkpoint with code in it", "train", _pickle_checkpoint, r"optimizer\.pt: refused",
-         "refused (weights_only); the payload never runs"),
+         "refused (weights_only); the payload never runs", code=3),
     Case("generate without a trained run", "generate", _generate_missing_run, r"train/nope is missing .*run `cxrgen train",
-         "error naming the command to run first"),
+         "error naming the command to run first", code=4),
     # score
     Case("malformed preds.jsonl line", "score", _score(raw=b'{"id": "1", "prediction": "a", "reference": "a"}\n{oops\n'),
-         r"preds\.jsonl line 2: not valid JSON", "error with the line number; no scores.json"),
+         r"preds\.jsonl line 2: not valid JSON", "error with the line number; no scores.json", code=3),
     Case("preds missing a field", "score", _score([{"id": "1", "prediction": "a"}]), r"line 1: missing field\(s\) 'reference'",
-         "error with the line number"),
+         "error with the line number", code=3),
     Case("duplicate prediction ids", "score", _score([_pred(1), _pred(1)]), r"line 2: duplicate id '1' \(first on line 1\)",
-         "error naming both lines"),
-    Case("empty preds file", "score", _score(raw=b""), r"no predictions \(empty file\)", "error"),
+         "error naming both lines", code=3),
+    Case("empty preds file", "score", _score(raw=b""), r"no predictions \(empty file\)", "error", code=3),
     Case("non-UTF-8 preds file", "score", _score(raw=b'{"id": "1", "prediction": "\xff", "reference": "a"}\n'),
-         r"preds\.jsonl line 1: not valid", "error with the line number"),
+         r"preds\.jsonl line 1: not valid", "error with the line number", code=3),
     Case("--compare on another reference set", "score", _compare_mismatch, r"refusing to compare .* reference sets differ",
-         "refused"),
+         "refused", code=3),
     Case("disk full while writing scores", "score", _disk_full, r"cannot write \(the disk is full\)",
-         "error; no partial scores.json"),
+         "error; no partial scores.json", code=6),
 ]
 from tests.faults.hostile import HOSTILE, UPSTREAM  # noqa: E402  (they reuse the helpers above)
 CASES += HOSTILE + UPSTREAM
@@ -389,6 +390,8 @@ def test_bad_input(case: Case, pipeline, tmp_path, monkeypatch):
         if args[0] == "python":  # a reader-level case: call the function directly
             if case.expect == "ok":
                 out = args[1]()
+                # returned normally (0), or a case that ran its own process returns (its exit code, …)
+                assert (out[0] if case.code else 0) == case.code, out
                 if case.check:
                     case.check(out, tmp_path, ws)
                 else:
@@ -397,6 +400,7 @@ def test_bad_input(case: Case, pipeline, tmp_path, monkeypatch):
             with pytest.raises(CxrgenError) as e:
                 args[1]()
             msg = str(e.value)
+            assert e.value.exit_code == case.code, (type(e.value).__name__, e.value.exit_code, msg)
             assert "\n" not in msg
             assert __import__("re").search(case.expect, msg), msg
             if case.check:
@@ -425,14 +429,15 @@ def test_bad_input(case: Case, pipeline, tmp_path, monkeypatch):
         spec = case.expect[len("skip:"):]
         path, _, rest = spec.partition(":")
         key, _, n = rest.rpartition("=")
-        assert r.code == 0, r.err
+        assert r.code == case.code == 0, r.err
         doc = json.loads((ws / path).read_text())
         for k in key.split("."):
             doc = doc[k]
         assert doc == int(n)
         return
     import re
-    assert r.code in (2, 3, 4, 5, 6, 75), (r.code, r.out[-500:], r.err[-2000:])   # by kind: cxrgen/errors.py
+    assert case.code not in (0, 1, 130), f"{case.name}: an error case needs the code of its error kind"
+    assert r.code == case.code, (r.code, r.out[-500:], r.err[-2000:])   # by kind: cxrgen/errors.py
     # stderr also carries the log (progress before the failure); the error is its one last line
     lines = r.err.splitlines()
     assert lines[-1].startswith("error: ") and sum(ln.startswith("error: ") for ln in lines) == 1, r.err
@@ -460,11 +465,11 @@ def render_doc() -> str:
              "Generated from `tests/faults/test_bad_inputs.py` (`python tests/faults/test_bad_inputs.py`); each row is a test.",
              "An *error* is one line on stderr (`error: …`), an exit code by error kind (2 config, 3 bad input,",
              "4 missing upstream artifact, 5 missing dependency, 6 write failure, 75 lock held), no traceback,",
-             "no half-written artifact;",
+             "no half-written artifact; the *exit* column is the exact code the test asserts;",
              "a *skip* is counted in the artifact's stats/manifest; *recovered*/*accepted* rows exit 0 and the test",
              "checks the result.", "",
-             f"{len(CASES)} cases.", "", "| stage | input | outcome |", "|---|---|---|"]
-    lines += [f"| {c.stage} | {c.name} | {c.doc} |" for c in CASES]
+             f"{len(CASES)} cases.", "", "| stage | input | exit | outcome |", "|---|---|---|---|"]
+    lines += [f"| {c.stage} | {c.name} | {c.code} | {c.doc} |" for c in CASES]
     lines += ["", "Crash faults (tests/faults/test_kill.py): `kill -9` at several points of embed, train and generate, then a",
               "rerun: the results equal an uninterrupted run's, and no stage reports up-to-date for a partial folder.", ""]
     return "\n".join(lines)
