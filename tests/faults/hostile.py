@@ -231,11 +231,13 @@ def _says_random(out, tmp, ws):
 
 
 # --- 4. locks that outlive their cause ---------------------------------------------------------------
-def _empty_old_lock(tmp, ws):
-    lock = _write(ws / "prepare" / ".syn.lock", b"")
-    old = time.time() - 3600
-    os.utime(lock, (old, old))
-    return ["prepare", "synthetic", "--n", "24", "--name", "syn", "--root", str(tmp / "data"), "--force"]
+def _old_lock(content: bytes, age: float = 3600):
+    def setup(tmp, ws):
+        lock = _write(ws / "prepare" / ".syn.lock", content)
+        old = time.time() - age
+        os.utime(lock, (old, old))  # held by no process (no flock)
+        return ["prepare", "synthetic", "--n", "24", "--name", "syn", "--root", str(tmp / "data"), "--force"]
+    return setup
 
 
 def _lock_gone(r, tmp, ws):
@@ -581,8 +583,10 @@ HOSTILE = [
     Case("cxrgen --verify hashes large upstream files", "generate", _verify_flag, "ok",
          "without --verify a large file is checked by size+mtime only; with it the same-size edit is refused", check=_check_verify_flag, code=4),
     # 4. locks
-    Case("empty lock file left by a full disk", "prepare", _empty_old_lock, "ok",
+    Case("empty lock file left by a full disk", "prepare", _old_lock(b""), "ok",
          "recovered: an empty lock held by no process and older than 10 s is taken over", code=0, check=_lock_gone),
+    Case("2-hour-old lock file with garbage content, held by no process", "prepare", _old_lock(b"\x00garbage{", 7200),
+         "ok", "recovered: taken over (unparsable content does not make a lock permanent)", code=0, check=_lock_gone),
     Case("old lock naming a live pid that holds no lock (pid reused)", "prepare", _reused_pid_lock, "ok",
          "recovered: taken over", code=0, check=_lock_gone),
     Case("fresh lock file with garbage content", "train", _fresh_lock(b"\x00garbage"),
