@@ -2,7 +2,7 @@
 building on known-bad upstream files, locks that outlive their cause, garbage committed as up to date,
 tracebacks where one line belongs, and the minor items. Each is a Case of tests/faults/test_bad_inputs.py
 (and a row of docs/faults.md); setups get (tmp, ws) where ws is a copy of the pipeline workspace
-(prepare syn → embed → train r → generate r/test) and tmp/data its synthetic data set."""
+(prepare syn → embed → train r → generate r/test → score r/test) and tmp/data its synthetic data set."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 from tests.faults.harness import Case
 
@@ -123,20 +124,40 @@ UPSTREAM_FILES = {  # kind -> (artifact, file inside it)
     "features.h5": ("embed/syn/tiny-medclip-vit", "features.h5"),
     "trainable.safetensors": ("train/r", "final/trainable.safetensors"),
     "preds.jsonl": ("generate/r/test", "preds.jsonl"),
+    "scores.json": ("score/r/test", "scores.json"),
+    "per_sample.jsonl": ("score/r/test", "per_sample.jsonl"),
 }
-DOWNSTREAM = {  # kind -> the stages that read it, as commands (--force: even a forced rebuild refuses)
+
+
+def _new_images(tmp, ws):  # generate --images: new-image generation reads the run's weights and the embed manifest
+    return ["generate", "--run", "r", "--images", str(sorted((tmp / "data").rglob("*.jpg"))[0]), "--max-new-tokens", "4"]
+
+
+GENERATE = ["generate", "--run", "r", "--split", "test", "--force"]
+REPORT = ["report", "--run", "r", "--split", "test", "--force"]
+# kind -> the stages that read it, as commands or setups (--force: even a forced rebuild refuses)
+DOWNSTREAM: dict[str, dict[str, list | Callable]] = {
     "records.jsonl": {"embed": EMBED + ["--force"], "train": TRAIN + ["--run", "r2", "optim.max_steps=1"],
-                      "generate": ["generate", "--run", "r", "--split", "test", "--force"],
-                      "score": ["score", "--run", "r", "--split", "test", "--metrics", "bleu,ce", "--force"]},
-    "features.h5": {"train": TRAIN + ["--run", "r2", "optim.max_steps=1"],
-                    "generate": ["generate", "--run", "r", "--split", "test", "--force"]},
-    "trainable.safetensors": {"generate": ["generate", "--run", "r", "--split", "test", "--force"]},
-    "preds.jsonl": {"score": ["score", "--run", "r", "--split", "test", "--metrics", "bleu", "--force"]},
+                      "generate": GENERATE, "generate --images": _new_images,
+                      "score": ["score", "--run", "r", "--split", "test", "--metrics", "bleu,ce", "--force"],
+                      "report": REPORT, "audit": ["audit", "--dataset", "syn"]},
+    "features.h5": {"train": TRAIN + ["--run", "r2", "optim.max_steps=1"], "generate": GENERATE,
+                    "generate --images": _new_images},
+    "trainable.safetensors": {"generate": GENERATE, "generate --images": _new_images},
+    "preds.jsonl": {"score": ["score", "--run", "r", "--split", "test", "--metrics", "bleu", "--force"],
+                    "report": REPORT},
+    "scores.json": {"report": REPORT},
+    "per_sample.jsonl": {"report": REPORT},
 }
-FIX = {"prepare": "cxrgen prepare", "embed": "cxrgen embed", "train": "cxrgen train", "generate": "cxrgen generate"}
+FIX = {"prepare": "cxrgen prepare", "embed": "cxrgen embed", "train": "cxrgen train", "generate": "cxrgen generate",
+       "score": "cxrgen score"}
 
 
-def _edit_upstream(kind: str, same_size: bool, args: list):
+def _listing(ws: Path) -> dict[str, list[int]]:
+    return {str(p.relative_to(ws)): [p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(ws.rglob("*"))}
+
+
+def _edit_upstream(kind: str, same_size: bool, args: list | Callable):
     def setup(tmp, ws):
         artifact, rel = UPSTREAM_FILES[kind]
         p = ws / artifact / rel
@@ -148,8 +169,16 @@ def _edit_upstream(kind: str, same_size: bool, args: list):
             os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
         else:
             p.write_bytes(bytes(data) + b"\n")
-        return list(args)
+        _write(tmp / "listing.json", json.dumps(_listing(ws)))
+        return args(tmp, ws) if callable(args) else list(args)
     return setup
+
+
+def _nothing_written(r, tmp, ws):
+    """Refused before any work: no file in the workspace created, changed or removed (no lock, no .partial,
+    no report page), and nothing printed on stdout (generate --images prints its reports there)."""
+    assert _listing(ws) == json.loads((tmp / "listing.json").read_text()), "the refused stage wrote to the workspace"
+    assert r.out == "", r.out
 
 
 def _upstream_cases() -> list[Case]:
@@ -160,10 +189,11 @@ def _upstream_cases() -> list[Case]:
             for stage, args in stages.items():
                 how = "same size and mtime" if same else "size changed"
                 out.append(Case(
-                    f"{kind} edited by hand ({how}), then {stage}", stage, _edit_upstream(kind, same, args),
+                    f"{kind} edited by hand ({how}), then {stage}", stage.split()[0], _edit_upstream(kind, same, args),
                     rf"{re.escape(artifact)} is corrupt: {re.escape(rel)} was modified .*; nothing was built from it; "
                     rf"run `{FIX[artifact.split('/')[0]]}.* --force` to rebuild it",
-                    "refused, naming the file and the command that rebuilds it", code=4, corrupt=(artifact,)))
+                    "refused, naming the file and the command that rebuilds it; nothing written", code=4,
+                    check=_nothing_written, corrupt=(artifact,)))
     return out
 
 

@@ -348,7 +348,7 @@ from tests.faults.hostile import HOSTILE, UPSTREAM  # noqa: E402  (they reuse th
 CASES += HOSTILE + UPSTREAM
 
 
-# --- the shared pipeline workspace (prepare → embed → train 2 steps) ------------------------------
+# --- the shared pipeline workspace (prepare → embed → train 2 steps → generate → score) -----------
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     from tests.conftest import run_cli
@@ -357,7 +357,8 @@ def pipeline(tmp_path_factory):
              ("embed", "--dataset", "syn", "--encoder", "tiny-medclip-vit", "--workers", "0"),
              ("train", "--mode", "prefix", "--llm", "tiny-gpt2", "--dataset", "syn", "--encoder", "tiny-medclip-vit",
               "--run", "r", "optim.max_steps=2", "optim.batch_size=4"),
-             ("generate", "--run", "r", "--split", "test", "--max-new-tokens", "8")]
+             ("generate", "--run", "r", "--split", "test", "--max-new-tokens", "8"),
+             ("score", "--run", "r", "--split", "test", "--metrics", "bleu")]  # report's upstream (hostile.UPSTREAM)
     for s in steps:
         r = run_cli(*s, workspace=ws)
         assert r.code == 0, r.err
