@@ -15,7 +15,8 @@ from cxrgen.utils.device import normalize_device
 
 # Upper bounds of the settings that size a model or a sequence: far above every published setting (the
 # longest LLM context used here is 4,096 tokens; ClipCap's prefix is 10–40), low enough that a typo cannot
-# ask for tens of GB before the first step (prefix_len=100000000 tried to allocate 51 GB).
+# ask for tens of GB before the first step (prefix_len=100000000 tried to allocate 51 GB). Lower bounds of
+# train's keys stay in stages/train.validate, which names every bad value at once.
 MAX_TOKENS = 32_768
 MAX_PREFIX = 1_024
 
@@ -113,7 +114,7 @@ class OptimConfig:
     epochs: int = F(1, "passes over the training split")
     max_steps: int = F(0, "stop after this many optimizer steps (0: epochs decide)")
     batch_size: int = F(8, "examples per optimizer step per process (before accumulation)", hi=65536)
-    grad_accum: int = F(1, "gradient accumulation steps", lo=1, hi=65536)
+    grad_accum: int = F(1, "gradient accumulation steps", hi=65536)
     max_grad_norm: float = F(1.0, "gradient clipping (0: off)")
 
 
@@ -159,11 +160,11 @@ class TrainConfig:
     dataset: str = F("synthetic", "prepared data set")
     encoder: str = F("", "embed artifact to read (default: the recipe's encoder)")
     llm_weights: str = F("", "LLM weights override (local dir; --llm-weights)", was="weights")
-    max_len: int = F(100, "max report tokens (the target is truncated, EOS always kept)", lo=1, hi=MAX_TOKENS)
+    max_len: int = F(100, "max report tokens (the target is truncated, EOS always kept)", hi=MAX_TOKENS)
     loss_on: Literal["response", "all"] = F("response", "LM loss on the report + EOS only, or on the prompt text "
                                                         "too (LLaMA-XR's SFTTrainer: all)")
-    prefix_len: int = F(10, "prefix tokens produced by the mapper", lo=1, hi=MAX_PREFIX)
-    clip_len: int = F(10, "tokens the image embedding is first expanded to", lo=1, hi=MAX_PREFIX)
+    prefix_len: int = F(10, "prefix tokens produced by the mapper", hi=MAX_PREFIX)
+    clip_len: int = F(10, "tokens the image embedding is first expanded to", hi=MAX_PREFIX)
     mapper: MapperConfig = F(default_factory=MapperConfig, help="mapper architecture")
     lora: LoraSpec = F(default_factory=LoraSpec, help="LoRA adapter settings")
     optim: OptimConfig = F(default_factory=OptimConfig, help="optimizer and schedule")
