@@ -110,6 +110,21 @@ def load_checkpoint(path: Path) -> tuple[object, dict]:
     return model, {"loaded": len(state), "dropped_buffers": dropped}
 
 
+def check_files(weights: str, tokenizer: str) -> tuple[Path, Path]:
+    """(weight file, tokenizer folder) CheXbert would load, checked without loading anything (dry runs use
+    it too). The tokenizer defaults to the weights folder when it holds vocab.txt. Raises ConfigError: nothing
+    given (says what to download), a path that does not exist, a tokenizer folder without vocab.txt."""
+    if weights and not tokenizer and (Path(weights).expanduser() / "vocab.txt").is_file():
+        tokenizer = weights  # one folder holding chexbert.pth and the tokenizer files
+    if not weights or not tokenizer:
+        raise ConfigError(WHAT_TO_DOWNLOAD)
+    path = weight_file(weights)
+    tok_dir = Path(tokenizer).expanduser()
+    if not (tok_dir / "vocab.txt").is_file() and not (tok_dir / "tokenizer.json").is_file():
+        raise ConfigError(f"--tokenizer {tokenizer}: no vocab.txt or tokenizer.json there; {WHAT_TO_DOWNLOAD}")
+    return path, tok_dir
+
+
 class CheXbertLabeler:
     """``label_many(texts)`` → {class: 1 | 0 | -1 | None} for the 14 CheXpert classes, from CheXbert."""
 
@@ -125,17 +140,10 @@ class CheXbertLabeler:
         Raises ConfigError (nothing given: says what to download and how to pass it; a path that does not
         exist) or CheckpointError (pickled code, not a CheXbert layout, missing/unexpected keys).
         """
-        if weights and not tokenizer and (Path(weights).expanduser() / "vocab.txt").is_file():
-            tokenizer = weights  # one folder holding chexbert.pth and the tokenizer files
-        if not weights or not tokenizer:
-            raise ConfigError(WHAT_TO_DOWNLOAD)
+        path, tok_dir = check_files(weights, tokenizer)
         from transformers import BertTokenizerFast
 
         from cxrgen.workspace.hashing import file_sha256
-        path = weight_file(weights)
-        tok_dir = Path(tokenizer).expanduser()
-        if not (tok_dir / "vocab.txt").is_file() and not (tok_dir / "tokenizer.json").is_file():
-            raise ConfigError(f"--tokenizer {tokenizer}: no vocab.txt or tokenizer.json there; {WHAT_TO_DOWNLOAD}")
         model, _ = load_checkpoint(path)
         tok = BertTokenizerFast.from_pretrained(str(tok_dir), local_files_only=True)
         if len(tok) > model.bert.config.vocab_size:

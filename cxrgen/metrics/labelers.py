@@ -58,15 +58,7 @@ def make_labeler(spec: LabelerSpec) -> Any:
 
 
 def check_chexbert_files(weights: str, tokenizer: str) -> Path:
-    """The weight file CheXbert would load, and the ConfigError it would raise about its files (none given,
-    a path that does not exist, a tokenizer folder without vocab.txt), without loading anything (dry runs)."""
-    from cxrgen.metrics.chexbert import WHAT_TO_DOWNLOAD, weight_file
-    if weights and not tokenizer and (Path(weights).expanduser() / "vocab.txt").is_file():
-        tokenizer = weights
-    if not weights or not tokenizer:
-        raise ConfigError(WHAT_TO_DOWNLOAD)
-    path = weight_file(weights)
-    tok_dir = Path(tokenizer).expanduser()
-    if not (tok_dir / "vocab.txt").is_file() and not (tok_dir / "tokenizer.json").is_file():
-        raise ConfigError(f"--tokenizer {tokenizer}: no vocab.txt or tokenizer.json there; {WHAT_TO_DOWNLOAD}")
-    return path
+    """The weight file CheXbert would load, and the ConfigError it would raise about its files, without
+    loading anything (dry runs): :func:`cxrgen.metrics.chexbert.check_files`."""
+    from cxrgen.metrics.chexbert import check_files
+    return check_files(weights, tokenizer)[0]
